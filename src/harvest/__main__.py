@@ -1,0 +1,3 @@
+from harvest.cli.app import main
+
+main()

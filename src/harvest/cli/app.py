@@ -1,0 +1,78 @@
+"""The root of the `harvest` CLI, and the one place where errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.table import Table
+
+from harvest import __version__
+from harvest.cli import config as config_commands
+from harvest.cli import db as db_commands
+from harvest.cli.context import settings
+from harvest.cli.output import console, error_line
+from harvest.errors import HarvestError
+from harvest.logs import configure_logging
+
+app = typer.Typer(
+    name="harvest",
+    help="Harvest: crawl the web into searchable, ML-ready data and trained models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_commands.app, name="db")
+app.add_typer(config_commands.app, name="config")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"harvest {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Harvest's command line."""
+    configure_logging(settings().log_level)
+
+
+@app.command()
+def status() -> None:
+    """Start what is embedded and check every store: database, raw store, object store."""
+    from harvest.cli.db import show_status
+    from harvest.health import check_stack
+
+    health = check_stack(settings())
+    show_status(health.database)
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for store in health.stores:
+        table.add_row(store.name, f"{store.backend}: {store.detail}")
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point: run the CLI; map Harvest's errors to one line on stderr and their exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except HarvestError as error:
+        error_line(error.message)
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        error_line("aborted")
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        error_line("interrupted")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

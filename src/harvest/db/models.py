@@ -1,0 +1,228 @@
+"""SQLAlchemy 2 models: the system of record for structured data (see ARCHITECTURE.md's data flow).
+
+Schema changes go through Alembic migrations in `harvest/db/migrations`; a test checks that the migrated
+schema equals these models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+RENDER_MODES = ("static", "browser")
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+PAGE_STATES = ("active", "gone", "failed")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSONB, list[str]: ARRAY(Text)}
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+class Source(Timestamped, Base):
+    """A site (or set of URLs) to crawl, with its scope, politeness, rendering and labels."""
+
+    __tablename__ = "sources"
+    __table_args__ = (
+        CheckConstraint(f"render_mode IN {RENDER_MODES}", name="render_mode"),
+        CheckConstraint("max_depth IS NULL OR max_depth >= 0", name="max_depth"),
+        CheckConstraint("max_pages IS NULL OR max_pages > 0", name="max_pages"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    start_urls: Mapped[list[str]] = mapped_column(server_default="{}")
+    sitemap_urls: Mapped[list[str]] = mapped_column(server_default="{}")
+    allowed_domains: Mapped[list[str]] = mapped_column(server_default="{}")
+    include_patterns: Mapped[list[str]] = mapped_column(server_default="{}")
+    exclude_patterns: Mapped[list[str]] = mapped_column(server_default="{}")
+    max_depth: Mapped[int | None] = mapped_column(Integer)
+    max_pages: Mapped[int | None] = mapped_column(Integer)
+    render_mode: Mapped[str] = mapped_column(String(16), server_default="static")
+    # [{"pattern": "...", "render": "browser"}]: per-URL-pattern overrides of render_mode.
+    render_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
+    wait_for_selector: Mapped[str | None] = mapped_column(Text)
+    concurrency_per_domain: Mapped[int] = mapped_column(Integer, server_default="4")
+    delay_s: Mapped[float] = mapped_column(server_default="0")
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    schedule: Mapped[str | None] = mapped_column(String(120))
+    labels: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    extraction_rules: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+
+    runs: Mapped[list[CrawlRun]] = relationship(back_populates="source", passive_deletes=True)
+
+
+class CrawlRun(Timestamped, Base):
+    """One crawl of one source: status, counts, and who is running it (for crash detection)."""
+
+    __tablename__ = "crawl_runs"
+    __table_args__ = (CheckConstraint(f"status IN {RUN_STATUSES}", name="status"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    worker: Mapped[str | None] = mapped_column(Text)  # host:pid of the process running it
+    pages_fetched: Mapped[int] = mapped_column(Integer, server_default="0")
+    pages_new: Mapped[int] = mapped_column(Integer, server_default="0")
+    pages_changed: Mapped[int] = mapped_column(Integer, server_default="0")
+    pages_unchanged: Mapped[int] = mapped_column(Integer, server_default="0")
+    pages_failed: Mapped[int] = mapped_column(Integer, server_default="0")
+    pages_robots_skipped: Mapped[int] = mapped_column(Integer, server_default="0")
+    message: Mapped[str | None] = mapped_column(Text)
+
+    source: Mapped[Source] = relationship(back_populates="runs")
+    errors: Mapped[list[CrawlError]] = relationship(back_populates="run", passive_deletes=True)
+
+
+class CrawlError(Base):
+    """A per-page failure recorded on a run; the crawl goes on."""
+
+    __tablename__ = "crawl_errors"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+    run: Mapped[CrawlRun] = relationship(back_populates="errors")
+
+
+class Page(Timestamped, Base):
+    """The latest fetch state of one URL of one source; bodies live in the RawStore, by version."""
+
+    __tablename__ = "pages"
+    __table_args__ = (
+        UniqueConstraint("source_id", "url"),
+        CheckConstraint(f"state IN {PAGE_STATES}", name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    final_url: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), server_default="active")
+    http_status: Mapped[int | None] = mapped_column(SmallInteger)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, server_default="0")  # latest RawStore version, 0 = none
+    depth: Mapped[int | None] = mapped_column(Integer)
+    first_seen_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    last_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+
+
+class RawPage(Base):
+    """A raw page version: the PostgreSQL backend of the RawStore (MongoDB holds the same in production)."""
+
+    __tablename__ = "raw_pages"
+    __table_args__ = (
+        UniqueConstraint("source", "url", "version"),
+        Index("ix_raw_pages_source_seq", "source", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # commit-ordered change cursor
+    source: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    final_url: Mapped[str | None] = mapped_column(Text)
+    http_status: Mapped[int | None] = mapped_column(SmallInteger)
+    headers: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    render_mode: Mapped[str] = mapped_column(String(16), server_default="static")
+    content_type: Mapped[str | None] = mapped_column(Text)
+    body_encoding: Mapped[str] = mapped_column(String(16), server_default="zstd")
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body_size: Mapped[int] = mapped_column(Integer)  # uncompressed bytes
+    meta: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class Document(Timestamped, Base):
+    """Clean text + metadata extracted from a page's latest processed version."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), unique=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    page_version: Mapped[int] = mapped_column(Integer)  # the raw version this text came from
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    language: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, server_default="")
+    text_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="SET NULL"), index=True
+    )
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+
+    chunks: Mapped[list[Chunk]] = relationship(back_populates="document", passive_deletes=True)
+
+
+class Chunk(Timestamped, Base):
+    """A token-bounded piece of a document; its id is a hash of its content, so it survives re-processing."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (Index("ix_chunks_document_id_ordinal", "document_id", "ordinal"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    token_count: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[Document] = relationship(back_populates="chunks")

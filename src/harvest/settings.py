@@ -1,0 +1,167 @@
+"""The one typed settings object. Every setting is `HARVEST_<NAME>` in the environment or `.env`.
+
+Nothing else in Harvest reads `os.environ`; code asks `get_settings()` (built on call, never at import).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from harvest.errors import ConfigError
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+Environment = Literal["development", "production"]
+
+DEFAULT_API_TOKEN = "change-me"  # noqa: S105 - refused outside development by the validator below
+
+
+class Settings(BaseSettings):
+    """Harvest settings; see `.env.example` for one line of documentation per field."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HARVEST_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    environment: Environment = "development"
+    data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("harvest"))
+    database_url: str | None = None
+    database_name: str = "harvest"
+    raw_store_url: str | None = None
+    object_store_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    embeddings_url: str | None = None
+    api_token: SecretStr = SecretStr(DEFAULT_API_TOKEN)
+    log_level: LogLevel = "INFO"
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = urlsplit(value).scheme
+        if not scheme.startswith("postgresql") and scheme != "postgres":
+            raise ValueError("must be a postgresql:// URL (leave it unset for the embedded server)")
+        return value
+
+    @field_validator("raw_store_url")
+    @classmethod
+    def _check_raw_store_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in {"mongodb", "mongodb+srv", "postgresql"}:
+            raise ValueError(
+                "must be mongodb://… (MongoDB) or unset / postgresql (the raw_pages table in PostgreSQL)"
+            )
+        return value
+
+    @field_validator("object_store_url")
+    @classmethod
+    def _check_object_store_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme == "s3":
+            if not parts.netloc:
+                raise ValueError("an S3 URL needs a bucket: s3://BUCKET/optional/prefix")
+            return value
+        if parts.scheme in {"file", ""}:
+            return value
+        raise ValueError("must be s3://BUCKET/prefix, file:///path or a local path")
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and self.api_token.get_secret_value() == DEFAULT_API_TOKEN:
+            raise ValueError("HARVEST_API_TOKEN must be set to a secret of your own in production")
+        return self
+
+    @property
+    def embedded_database(self) -> bool:
+        """True when Harvest runs its own PostgreSQL under the data directory."""
+        return self.database_url is None
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.data_dir / "postgres"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_dir / "objects"
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    loc = first.get("loc") or ()
+    name = str(loc[0]) if loc else ""
+    message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+    if not name:  # a check across several settings names them in its own message
+        return message
+    setting = f"HARVEST_{name.upper()}"
+    value = first.get("input")
+    shown = (
+        "" if name in {"api_token", "s3_secret_access_key"} or not isinstance(value, str) else f"={value!r}"
+    )
+    return f"{setting}{shown}: {message}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (+ `.env`), turning validation errors into a ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from error
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use."""
+    return load_settings()
+
+
+def _mask_url_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def masked(settings: Settings) -> dict[str, str]:
+    """Settings as display strings: secrets, and passwords inside URLs, masked."""
+    shown: dict[str, str] = {}
+    for name, value in settings:
+        if isinstance(value, SecretStr):
+            text = "****" if value.get_secret_value() else ""
+        elif value is None:
+            text = ""
+        elif isinstance(value, str) and "://" in value:
+            text = _mask_url_password(value)
+        else:
+            text = str(value)
+        shown[f"HARVEST_{name.upper()}"] = text
+    return shown
