@@ -5,14 +5,15 @@ Nothing else in Harvest reads `os.environ`; code asks `get_settings()` (built on
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from harvest.errors import ConfigError
 
@@ -47,6 +48,30 @@ class Settings(BaseSettings):
     api_token: SecretStr = SecretStr(DEFAULT_API_TOKEN)
     log_level: LogLevel = "INFO"
     connect_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    crawl_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    crawl_max_response_mb: float = Field(default=10.0, gt=0, le=1024)
+    crawl_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    crawl_retries: int = Field(default=2, ge=0, le=10)
+    chromium_path: Path = Path("/usr/bin/chromium")
+
+    @field_validator("crawl_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("crawl_allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError as error:
+                raise ValueError(
+                    f"{value!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)"
+                ) from error
+        return values
 
     @field_validator("data_dir")
     @classmethod
@@ -141,6 +166,22 @@ def load_settings(**overrides: object) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, built on first use."""
     return load_settings()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment of a child process that must see exactly these settings (e.g. a crawl worker)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARVEST_")}
+    for name, value in settings:
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        env[f"HARVEST_{name.upper()}"] = str(value)
+    return env
 
 
 def _mask_url_password(url: str) -> str:

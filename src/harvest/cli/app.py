@@ -10,7 +10,9 @@ from rich.table import Table
 
 from harvest import __version__
 from harvest.cli import config as config_commands
+from harvest.cli import crawl as crawl_commands
 from harvest.cli import db as db_commands
+from harvest.cli import source as source_commands
 from harvest.cli.context import settings
 from harvest.cli.output import console, error_line
 from harvest.errors import HarvestError
@@ -25,6 +27,9 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.app, name="db")
 app.add_typer(config_commands.app, name="config")
+app.add_typer(source_commands.app, name="source")
+app.add_typer(crawl_commands.runs_app, name="runs")
+app.command("crawl")(crawl_commands.crawl)
 
 
 def _version(value: bool) -> None:

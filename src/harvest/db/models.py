@@ -104,6 +104,7 @@ class CrawlRun(Timestamped, Base):
     pages_new: Mapped[int] = mapped_column(Integer, server_default="0")
     pages_changed: Mapped[int] = mapped_column(Integer, server_default="0")
     pages_unchanged: Mapped[int] = mapped_column(Integer, server_default="0")
+    pages_gone: Mapped[int] = mapped_column(Integer, server_default="0")
     pages_failed: Mapped[int] = mapped_column(Integer, server_default="0")
     pages_robots_skipped: Mapped[int] = mapped_column(Integer, server_default="0")
     message: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,101 @@
+"""`harvest crawl SOURCE` (live progress) and `harvest runs …` (what crawls did)."""
+
+from __future__ import annotations
+
+import typer
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from harvest.cli.context import settings
+from harvest.cli.output import console, escape
+from harvest.crawl.runner import crawl_log_path, run_crawl
+from harvest.crawl.runs import RunView, get_run, list_runs
+from harvest.db.engine import get_engine
+
+runs_app = typer.Typer(help="Inspect crawl runs.", no_args_is_help=True)
+
+STATUS_STYLE = {
+    "succeeded": "green",
+    "running": "cyan",
+    "cancelled": "yellow",
+    "interrupted": "yellow",
+    "failed": "red",
+    "queued": "dim",
+}
+
+
+def progress_line(run: RunView) -> Text:
+    counts = run.counts
+    rate = counts["fetched"] / run.elapsed_s if run.elapsed_s else 0.0
+    return Text.assemble(
+        (f"{run.source} ", "bold"),
+        (f"{run.status:<9} ", STATUS_STYLE.get(run.status, "")),
+        f"{counts['fetched']:>6} pages  {rate:6.1f}/s  ",
+        f"new {counts['new']}  changed {counts['changed']}  unchanged {counts['unchanged']}  ",
+        f"gone {counts['gone']}  ",
+        (f"failed {counts['failed']}", "red" if counts["failed"] else ""),
+        f"  robots {counts['robots_skipped']}  {run.elapsed_s:5.1f}s",
+    )
+
+
+def summary(run: RunView) -> Table:
+    table = Table(title=f"crawl run {run.id} of {run.source}: {run.status}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name, value in run.counts.items():
+        table.add_row(name.replace("_", " "), str(value))
+    table.add_row("seconds", f"{run.elapsed_s:.1f}")
+    return table
+
+
+def crawl(source: str = typer.Argument(..., help="Name of the source to crawl.")) -> None:
+    """Crawl a source now: live progress, then a summary. Ctrl-C stops cleanly, keeping what was fetched."""
+    current = settings()
+    with Live(Text(f"starting crawl of {source}…"), console=console, transient=True) as live:
+        run = run_crawl(current, source, on_progress=lambda r: live.update(progress_line(r)))
+    console.print(summary(run))
+    if run.message:
+        console.print(f"[bold]note:[/] {escape(run.message)}")
+    if run.errors:
+        console.print(
+            f"{len(run.errors)} page errors, e.g. {escape(run.errors[0][0])}: {escape(run.errors[0][1])}"
+            f" (all: `harvest runs show {run.id}`)"
+        )
+    console.print(f"[dim]log: {crawl_log_path(current, run.id)}[/]")
+    if run.status == "cancelled":
+        raise typer.Exit(130)
+    if run.status != "succeeded":
+        raise typer.Exit(1)
+
+
+@runs_app.command("list")
+def list_command(
+    source: str | None = typer.Option(None, help="Only runs of this source."),
+    limit: int = typer.Option(20, help="How many of the latest runs."),
+) -> None:
+    """The latest crawl runs."""
+    table = Table(
+        "run", "source", "status", "started", "seconds", "fetched", "new", "changed", "unchanged", "failed"
+    )
+    for run in list_runs(get_engine(settings()), source, limit):
+        table.add_row(
+            str(run.id),
+            run.source,
+            f"[{STATUS_STYLE.get(run.status, '')}]{run.status}[/]",
+            run.started_at.strftime("%Y-%m-%d %H:%M:%S") if run.started_at else "",
+            f"{run.elapsed_s:.1f}",
+            *(str(run.counts[k]) for k in ("fetched", "new", "changed", "unchanged", "failed")),
+        )
+    console.print(table)
+
+
+@runs_app.command("show")
+def show(run_id: int, errors: int = typer.Option(50, help="How many page errors to list.")) -> None:
+    """One run: counts, message and the pages that failed, with reasons."""
+    run = get_run(get_engine(settings()), run_id, error_limit=errors)
+    console.print(summary(run))
+    if run.message:
+        console.print(f"[bold]note:[/] {escape(run.message)}")
+    for url, reason in run.errors:
+        console.print(f"  {escape(url)}  [red]{escape(reason)}[/]")

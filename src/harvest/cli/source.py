@@ -1,0 +1,213 @@
+"""`harvest source …`: manage sources, one at a time or declaratively from YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from harvest.cli.context import settings
+from harvest.cli.output import console, escape
+from harvest.crawl import sources
+from harvest.crawl.spec import parse_spec
+from harvest.db.engine import get_engine
+from harvest.errors import InvalidInputError
+from harvest.storage import open_raw_store
+
+app = typer.Typer(help="Manage crawl sources.", no_args_is_help=True)
+
+URL_OPT = typer.Option(None, "--url", help="Start URL (repeat for several).")
+SITEMAP_OPT = typer.Option(None, "--sitemap", help="Sitemap URL (repeat for several).")
+DOMAIN_OPT = typer.Option(None, "--domain", help="Allowed domain (default: the start URLs' hosts).")
+INCLUDE_OPT = typer.Option(None, "--include", help="Regex a URL must match to be followed.")
+EXCLUDE_OPT = typer.Option(None, "--exclude", help="Regex that excludes a URL.")
+RENDER_RULE_OPT = typer.Option(None, "--render-rule", help="PATTERN=static|browser, per URL pattern.")
+LABEL_OPT = typer.Option(None, "--label", help="KEY=VALUE label (repeat for several).")
+
+
+def _pairs(values: list[str] | None, what: str) -> list[tuple[str, str]]:
+    pairs = []
+    for value in values or []:
+        key, sep, rest = value.rpartition("=") if what == "render rule" else value.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"{what} {value!r} must look like KEY=VALUE")
+        pairs.append((key, rest))
+    return pairs
+
+
+def _changes(**options: Any) -> dict[str, Any]:
+    """Options the user gave, as SourceSpec fields (None and empty lists mean 'not given')."""
+    changes: dict[str, Any] = {}
+    renames = {"url": "start_urls", "sitemap": "sitemap_urls", "domain": "allowed_domains"}
+    for name, value in options.items():
+        if value is None or value == []:
+            continue
+        if name == "label":
+            changes["labels"] = dict(_pairs(value, "label"))
+        elif name == "render_rule":
+            changes["render_rules"] = [{"pattern": p, "render": r} for p, r in _pairs(value, "render rule")]
+        else:
+            changes[renames.get(name, name)] = value
+    return changes
+
+
+@app.command()
+def add(
+    name: str = typer.Argument(..., help="A unique name: letters, digits, '.', '_', '-'."),
+    url: list[str] | None = URL_OPT,
+    sitemap: list[str] | None = SITEMAP_OPT,
+    domain: list[str] | None = DOMAIN_OPT,
+    include: list[str] | None = INCLUDE_OPT,
+    exclude: list[str] | None = EXCLUDE_OPT,
+    max_depth: int | None = typer.Option(None, help="Links followed at most this deep from a start URL."),
+    max_pages: int | None = typer.Option(None, help="Stop after this many pages."),
+    render: str | None = typer.Option(None, help="static (default) or browser (Chromium renders JS)."),
+    render_rule: list[str] | None = RENDER_RULE_OPT,
+    wait_for: str | None = typer.Option(None, help="CSS selector a browser page must show first."),
+    concurrency: int | None = typer.Option(None, help="Parallel requests per domain (default 4)."),
+    delay: float | None = typer.Option(None, help="Seconds between requests to a domain."),
+    user_agent: str | None = typer.Option(None, help="User-Agent header."),
+    schedule: str | None = typer.Option(None, help="Cron schedule, e.g. '0 3 * * *'."),
+    label: list[str] | None = LABEL_OPT,
+) -> None:
+    """Add a source."""
+    data = {"name": name} | _changes(
+        url=url,
+        sitemap=sitemap,
+        domain=domain,
+        include=include,
+        exclude=exclude,
+        max_depth=max_depth,
+        max_pages=max_pages,
+        render=render,
+        render_rule=render_rule,
+        wait_for=wait_for,
+        concurrency=concurrency,
+        delay=delay,
+        user_agent=user_agent,
+        schedule=schedule,
+        label=label,
+    )
+    spec = sources.add_source(get_engine(settings()), parse_spec(data))
+    console.print(
+        f"added source [bold]{escape(spec.name)}[/] ({', '.join(spec.start_urls or spec.sitemap_urls)})"
+    )
+
+
+@app.command()
+def edit(
+    name: str,
+    url: list[str] | None = URL_OPT,
+    sitemap: list[str] | None = SITEMAP_OPT,
+    domain: list[str] | None = DOMAIN_OPT,
+    include: list[str] | None = INCLUDE_OPT,
+    exclude: list[str] | None = EXCLUDE_OPT,
+    max_depth: int | None = typer.Option(None),
+    max_pages: int | None = typer.Option(None),
+    render: str | None = typer.Option(None),
+    render_rule: list[str] | None = RENDER_RULE_OPT,
+    wait_for: str | None = typer.Option(None),
+    concurrency: int | None = typer.Option(None),
+    delay: float | None = typer.Option(None),
+    user_agent: str | None = typer.Option(None),
+    schedule: str | None = typer.Option(None),
+    label: list[str] | None = LABEL_OPT,
+) -> None:
+    """Change some fields of a source (list options replace the whole list)."""
+    changes = _changes(
+        url=url,
+        sitemap=sitemap,
+        domain=domain,
+        include=include,
+        exclude=exclude,
+        max_depth=max_depth,
+        max_pages=max_pages,
+        render=render,
+        render_rule=render_rule,
+        wait_for=wait_for,
+        concurrency=concurrency,
+        delay=delay,
+        user_agent=user_agent,
+        schedule=schedule,
+        label=label,
+    )
+    if not changes:
+        raise InvalidInputError("nothing to change: give at least one option (see --help)")
+    sources.edit_source(get_engine(settings()), name, changes)
+    console.print(f"updated source [bold]{escape(name)}[/]: {', '.join(sorted(changes))}")
+
+
+@app.command("list")
+def list_command() -> None:
+    """List sources."""
+    table = Table("name", "start", "render", "scope", "schedule", "labels")
+    for spec in sources.list_sources(get_engine(settings())):
+        scope = ", ".join(spec.allowed_domains)
+        if spec.max_pages:
+            scope += f" (≤{spec.max_pages} pages)"
+        table.add_row(
+            spec.name,
+            "\n".join(spec.start_urls or spec.sitemap_urls),
+            spec.render,
+            scope,
+            spec.schedule or "",
+            ", ".join(f"{k}={v}" for k, v in spec.labels.items()),
+        )
+    console.print(table)
+
+
+@app.command()
+def show(name: str) -> None:
+    """Show one source as YAML (the form `harvest source apply` reads)."""
+    spec = sources.get_source(get_engine(settings()), name)
+    console.print(sources.export_yaml([spec]), end="", markup=False, highlight=False)
+
+
+@app.command()
+def remove(
+    name: str,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Remove a source with its runs, pages and raw page versions."""
+    engine = get_engine(settings())
+    sources.get_source(engine, name)  # NotFoundError before asking anything
+    if not yes:
+        typer.confirm(f"Remove source {name!r} and all its crawled data?", abort=True)
+    with open_raw_store(settings()) as raw:
+        deleted = raw.delete_source(name)
+    sources.remove_source(engine, name)
+    console.print(f"removed source [bold]{escape(name)}[/] and {deleted} raw page versions")
+
+
+@app.command()
+def apply(
+    path: Path = typer.Argument(..., help="YAML file with `sources:` (see `harvest source export`)."),
+    prune: bool = typer.Option(False, help="Also remove sources that the file does not list."),
+) -> None:
+    """Make the stored sources match a YAML file (idempotent)."""
+    specs = sources.load_yaml(path)
+    result = sources.apply_sources(get_engine(settings()), specs, prune=prune)
+    for label, names in (
+        ("created", result.created),
+        ("updated", result.updated),
+        ("unchanged", result.unchanged),
+        ("removed", result.removed),
+    ):
+        if names:
+            console.print(f"{label}: {', '.join(names)}")
+
+
+@app.command()
+def export(
+    path: Path | None = typer.Argument(None, help="Write to this file instead of the terminal."),
+) -> None:
+    """Write every source as YAML that `harvest source apply` reads back."""
+    text = sources.export_yaml(sources.list_sources(get_engine(settings())))
+    if path is None:
+        console.print(text, end="", markup=False, highlight=False)
+    else:
+        path.write_text(text, encoding="utf-8")
+        console.print(f"wrote {len(yaml.safe_load(text)['sources'])} sources to {path}")

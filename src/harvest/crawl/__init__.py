@@ -1,0 +1,1 @@
+"""Crawl stage: sources → Scrapy (+ Playwright for browser sources) → raw page versions in the RawStore."""

@@ -1,0 +1,73 @@
+"""Starts a crawl run in its own process and follows it: progress, Ctrl-C, and a worker that died."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from harvest.crawl.runs import RunView, create_run, finish_run, get_run
+from harvest.db.engine import get_engine
+from harvest.settings import Settings, settings_env
+
+logger = logging.getLogger(__name__)
+
+POLL_INTERVAL_S = 0.5
+
+
+def crawl_log_path(settings: Settings, run_id: int) -> Path:
+    return settings.data_dir / "logs" / f"crawl-{run_id}.log"
+
+
+def run_crawl(
+    settings: Settings,
+    source_name: str,
+    *,
+    on_progress: Callable[[RunView], None] | None = None,
+) -> RunView:
+    """Crawl one source to the end (or to Ctrl-C) and return the finished run."""
+    engine = get_engine(settings)
+    run_id = create_run(engine, source_name)
+    log_path = crawl_log_path(settings, run_id)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        # A session of its own: Ctrl-C reaches the worker once, forwarded by us, never twice.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "harvest.crawl.worker", str(run_id)],
+            env=settings_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        interrupts = 0
+        while True:
+            try:
+                code = worker.wait(timeout=POLL_INTERVAL_S)
+                break
+            except subprocess.TimeoutExpired:
+                if on_progress is not None:
+                    on_progress(get_run(engine, run_id, error_limit=0))
+            except KeyboardInterrupt:
+                interrupts += 1
+                # first Ctrl-C: graceful stop (fetched pages are written); second: stop at once
+                worker.send_signal(signal.SIGINT if interrupts == 1 else signal.SIGKILL)
+    if code != 0:
+        tail = _tail(log_path)
+        finish_run(
+            engine,
+            run_id,
+            "interrupted" if code < 0 else "failed",
+            f"the crawl process exited with code {code}" + (f": {tail}" if tail else ""),
+        )
+    return get_run(engine, run_id)
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1][-300:] if lines else ""

@@ -1,0 +1,161 @@
+"""Sources in PostgreSQL: add, list, show, edit, remove, and declarative YAML apply/export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from harvest.crawl.spec import SourceSpec, parse_spec
+from harvest.db.models import Source
+from harvest.errors import ConflictError, InvalidInputError, NotFoundError
+
+# SourceSpec field -> Source column, where the names differ.
+_COLUMNS = {
+    "include": "include_patterns",
+    "exclude": "exclude_patterns",
+    "render": "render_mode",
+    "wait_for": "wait_for_selector",
+    "concurrency": "concurrency_per_domain",
+    "delay": "delay_s",
+    "extraction": "extraction_rules",
+}
+
+
+def spec_of(row: Source) -> SourceSpec:
+    data = {field: getattr(row, _COLUMNS.get(field, field)) for field in SourceSpec.model_fields}
+    return SourceSpec.model_validate(data)
+
+
+def _assign(row: Source, spec: SourceSpec) -> None:
+    dumped = spec.model_dump()
+    for field, value in dumped.items():
+        setattr(row, _COLUMNS.get(field, field), value)
+
+
+def add_source(engine: Engine, spec: SourceSpec) -> SourceSpec:
+    with Session(engine) as session:
+        if session.scalar(select(Source.id).where(Source.name == spec.name)) is not None:
+            raise ConflictError(f"a source named {spec.name!r} exists; edit it or choose another name")
+        row = Source(name=spec.name)
+        _assign(row, spec)
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError as error:
+            raise ConflictError(f"a source named {spec.name!r} exists") from error
+        return spec_of(row)
+
+
+def get_source(engine: Engine, name: str) -> SourceSpec:
+    return spec_of(_row(engine, name))
+
+
+def source_id(engine: Engine, name: str) -> int:
+    return _row(engine, name).id
+
+
+def _row(engine: Engine, name: str) -> Source:
+    with Session(engine, expire_on_commit=False) as session:
+        row = session.scalar(select(Source).where(Source.name == name))
+        if row is None:
+            raise NotFoundError(f"no source named {name!r} (see `harvest source list`)")
+        return row
+
+
+def list_sources(engine: Engine) -> list[SourceSpec]:
+    with Session(engine) as session:
+        return [spec_of(row) for row in session.scalars(select(Source).order_by(Source.name))]
+
+
+def edit_source(engine: Engine, name: str, changes: dict[str, Any]) -> SourceSpec:
+    """Apply field changes to a source; the result must validate as a whole or nothing changes."""
+    with Session(engine) as session:
+        row = session.scalar(select(Source).where(Source.name == name))
+        if row is None:
+            raise NotFoundError(f"no source named {name!r} (see `harvest source list`)")
+        merged = spec_of(row).model_dump() | changes
+        new_urls = "start_urls" in changes or "sitemap_urls" in changes
+        if new_urls and "allowed_domains" not in changes:
+            merged["allowed_domains"] = []  # derive them again from the new URLs
+        spec = parse_spec(merged)
+        if spec.name != name:
+            raise InvalidInputError("a source cannot be renamed; add a new one and remove the old")
+        _assign(row, spec)
+        session.commit()
+        return spec
+
+
+def remove_source(engine: Engine, name: str) -> None:
+    """Delete a source and (by cascade) its runs, pages, documents and chunks in PostgreSQL."""
+    with Session(engine) as session:
+        deleted = session.execute(delete(Source).where(Source.name == name).returning(Source.id)).all()
+        if not deleted:
+            raise NotFoundError(f"no source named {name!r} (see `harvest source list`)")
+        session.commit()
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    removed: list[str]
+
+
+def load_yaml(path: Path) -> list[SourceSpec]:
+    """Read `sources: [...]` (or a bare list) from YAML, validating every source before any is used."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InvalidInputError(f"cannot read {path}: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise InvalidInputError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from error
+    items = document.get("sources") if isinstance(document, dict) else document
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise InvalidInputError(f"{path}: expected a list of sources under 'sources:'")
+    specs = [parse_spec(item) for item in items]
+    names = [spec.name for spec in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InvalidInputError(f"{path}: source {duplicates[0]!r} is defined more than once")
+    return specs
+
+
+def apply_sources(engine: Engine, specs: list[SourceSpec], *, prune: bool = False) -> ApplyResult:
+    """Make the stored sources match `specs` in one transaction (and, with prune, remove the rest)."""
+    created, updated, unchanged, removed = [], [], [], []
+    with Session(engine) as session:
+        existing = {row.name: row for row in session.scalars(select(Source))}
+        for spec in specs:
+            row = existing.get(spec.name)
+            if row is None:
+                row = Source(name=spec.name)
+                _assign(row, spec)
+                session.add(row)
+                created.append(spec.name)
+            elif spec_of(row) != spec:
+                _assign(row, spec)
+                updated.append(spec.name)
+            else:
+                unchanged.append(spec.name)
+        if prune:
+            wanted = {spec.name for spec in specs}
+            for name, row in existing.items():
+                if name not in wanted:
+                    session.delete(row)
+                    removed.append(name)
+        session.commit()
+    return ApplyResult(created, updated, unchanged, sorted(removed))
+
+
+def export_yaml(specs: list[SourceSpec]) -> str:
+    """YAML that `apply` reads back to the same sources (defaults left out for readability)."""
+    items = [spec.model_dump(exclude_defaults=True) | {"name": spec.name} for spec in specs]
+    ordered = [{"name": item.pop("name"), **item} for item in items]
+    return yaml.safe_dump({"sources": ordered}, sort_keys=False, allow_unicode=True)

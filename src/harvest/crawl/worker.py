@@ -1,0 +1,176 @@
+"""The crawl process: `python -m harvest.crawl.worker RUN_ID` runs one crawl run with Scrapy.
+
+One process per run because Twisted's reactor cannot be restarted inside a process. SIGINT (Ctrl-C,
+forwarded by `harvest crawl`) makes Scrapy stop gracefully: what was fetched is written before exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.logformatter import LogFormatter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from harvest.crawl.runs import finish_run, mark_running
+from harvest.crawl.sources import spec_of
+from harvest.crawl.spider import CrawlPlan, HarvestSpider
+from harvest.crawl.writer import CrawlWriter
+from harvest.db.engine import get_engine
+from harvest.db.models import CrawlRun, Page, Source
+from harvest.errors import HarvestError, NotFoundError
+from harvest.settings import Settings, get_settings
+from harvest.storage import open_raw_store
+
+logger = logging.getLogger(__name__)
+
+CLOSE_REASON_STATUS = {"finished": "succeeded", "shutdown": "cancelled", "cancelled": "cancelled"}
+
+
+def load_plan(settings: Settings, run_id: int) -> CrawlPlan:
+    engine = get_engine(settings)
+    with Session(engine) as session:
+        row = session.execute(select(CrawlRun, Source).join(Source).where(CrawlRun.id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"no crawl run {run_id}")
+        run, source = row
+        known: dict[str, int] = {}
+        validators: dict[str, tuple[str | None, str | None]] = {}
+        pages = session.execute(
+            # every known page, gone and failed ones too: they may be back
+            select(Page.url, Page.depth, Page.etag, Page.last_modified, CrawlRun.status)
+            .outerjoin(CrawlRun, CrawlRun.id == Page.last_run_id)
+            .where(Page.source_id == source.id)
+        )
+        for url, depth, etag, last_modified, last_run_status in pages:
+            known[url] = depth or 0
+            # Conditional requests only for pages whose last run finished: a run that was killed may
+            # have stored a page before following its links, and a 304 would hide those links for good.
+            if (etag or last_modified) and last_run_status == "succeeded":
+                validators[url] = (etag, last_modified)
+        return CrawlPlan(
+            run_id=run.id, source_id=source.id, spec=spec_of(source), known=known, validators=validators
+        )
+
+
+def scrapy_settings(settings: Settings, plan: CrawlPlan) -> dict[str, Any]:
+    spec = plan.spec
+    values: dict[str, Any] = {
+        "BOT_NAME": "harvest",
+        "USER_AGENT": spec.user_agent or "HarvestBot/0.1 (+https://github.com/harvest)",
+        "ROBOTSTXT_OBEY": True,
+        "CONCURRENT_REQUESTS": max(16, spec.concurrency * max(len(spec.allowed_domains), 1)),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": spec.concurrency,
+        "DOWNLOAD_DELAY": spec.delay,
+        "AUTOTHROTTLE_ENABLED": True,
+        "AUTOTHROTTLE_START_DELAY": max(spec.delay, 0.1),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(spec.concurrency),
+        "DOWNLOAD_TIMEOUT": settings.crawl_timeout_s,
+        "DOWNLOAD_MAXSIZE": int(settings.crawl_max_response_mb * 1024 * 1024),
+        "DOWNLOAD_WARNSIZE": 0,
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": settings.crawl_retries,
+        "REDIRECT_MAX_TIMES": 10,
+        "DEPTH_LIMIT": 0,  # depth is the spider's own (known pages keep theirs across runs)
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
+        "LOG_LEVEL": "DEBUG" if settings.log_level == "DEBUG" else "INFO",
+        "LOG_FORMATTER": "harvest.crawl.worker.QuietLogFormatter",
+        "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
+        "DOWNLOADER_MIDDLEWARES": {
+            "harvest.crawl.middlewares.AddressPolicyMiddleware": 50,
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "harvest.crawl.middlewares.BackoffRetryMiddleware": 550,
+            "harvest.crawl.middlewares.ConditionalRequestMiddleware": 560,
+        },
+        "ITEM_PIPELINES": {"harvest.crawl.pipeline.RawStorePipeline": 300},
+        "HARVEST_ALLOWED_ADDRESSES": settings.crawl_allowed_hosts,
+        "HARVEST_VALIDATORS": plan.validators,
+    }
+    if spec.render == "browser" or spec.render_rules:
+        values.update(browser_settings(settings))
+    return values
+
+
+def browser_settings(settings: Settings) -> dict[str, Any]:
+    """scrapy-playwright with Debian's Chromium (never a downloaded browser)."""
+    handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    return {
+        "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
+        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS": {
+            "executable_path": str(settings.chromium_path),
+            "headless": True,
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        },
+        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": settings.crawl_timeout_s * 1000,
+        "PLAYWRIGHT_MAX_CONTEXTS": 2,
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
+    }
+
+
+class QuietLogFormatter(LogFormatter):
+    """Scrapy's log lines, without whole items (page bodies) in them."""
+
+    def scraped(self, item: Any, response: Any, spider: Any) -> None:  # type: ignore[override]
+        return None
+
+
+def run(run_id: int) -> int:
+    settings = get_settings()
+    engine = get_engine(settings)
+    plan = load_plan(settings, run_id)
+    if (plan.spec.render == "browser" or plan.spec.render_rules) and not settings.chromium_path.exists():
+        finish_run(
+            engine,
+            run_id,
+            "failed",
+            f"Chromium not found at {settings.chromium_path} (HARVEST_CHROMIUM_PATH); "
+            "install it with `apt-get install chromium`",
+        )
+        return 1
+    raw_store = open_raw_store(settings)
+    writer = CrawlWriter(engine, raw_store, run_id=run_id, source_id=plan.source_id, source=plan.spec.name)
+    mark_running(engine, run_id)
+    process = CrawlerProcess(scrapy_settings(settings, plan))
+    crawler = process.create_crawler(HarvestSpider)
+    process.crawl(crawler, plan=plan, writer=writer)
+    status, message = "failed", None
+    try:
+        process.start()
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        store_error = stats.get("harvest/store_error")
+        reason = str(stats.get("finish_reason", "unknown"))
+        if store_error:
+            status, message = "failed", f"writing to the stores failed: {store_error}"
+        else:
+            status = CLOSE_REASON_STATUS.get(reason, "failed")
+            message = None if status != "failed" else f"crawl ended: {reason}"
+    finally:
+        finish_run(engine, run_id, status, message)
+        raw_store.close()
+    return 0 if status == "succeeded" else (130 if status == "cancelled" else 1)
+
+
+def main() -> None:
+    try:
+        sys.exit(run(int(sys.argv[1])))
+    except HarvestError as error:
+        logger.error("crawl worker failed: %s", error.message)
+        sys.exit(error.exit_code)
+
+
+if __name__ == "__main__":
+    main()
