@@ -38,7 +38,10 @@ setTimeout(function () {
 }, 50);
 </script></body></html>"""
 
-LATIN1_HTML = "<html><body><p>Caf\u00e9 cr\u00e8me, na\u00efve fa\u00e7ade.</p><a href='/articles/2'>a2</a></body></html>"
+LATIN1_HTML = (
+    "<html><body><p>Caf\u00e9 cr\u00e8me, na\u00efve fa\u00e7ade.</p>"
+    "<a href='/articles/2'>a2</a></body></html>"
+)
 INDEX_LINKS = [
     "/articles/1",
     "/js",
