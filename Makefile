@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # for another package would pull a multi-GB CUDA build.
 TORCH  := torch==2.13.0
 
-.PHONY: setup setup-dev demo test lint format lock clean
+.PHONY: setup setup-dev demo test lint format lock clean chromium
 
 setup: $(VENV)/.runtime
 setup-dev: $(VENV)/.dev
@@ -30,8 +30,13 @@ demo: setup
 	$(BIN)/harvest status
 
 ## test: set up with dev tools, lint, type-check and run the whole suite
-test: setup-dev lint
+test: setup-dev lint chromium
 	$(BIN)/pytest
+
+# Browser sources and browser tests use Debian's Chromium; install it when missing (root, or sudo).
+chromium:
+	@[ -x /usr/bin/chromium ] || { echo "installing Debian's chromium"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium'; }
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -6,9 +6,11 @@ import asyncio
 from typing import Any
 
 from scrapy import Request, Spider
+from scrapy.core.downloader import Slot
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 
 from harvest.crawl.safety import AddressPolicy, UnsafeURLError
@@ -76,3 +78,16 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self, request: Request, exception: Exception, spider: Spider | None = None
     ) -> Request | Response | None:
         return await self._wait(super().process_exception(request, exception))  # type: ignore[no-any-return]
+
+
+class ConditionalAwareAutoThrottle(AutoThrottle):
+    """Scrapy's AutoThrottle, except that a 304 counts as a normal reply.
+
+    AutoThrottle never lowers the delay on a non-200 response (error pages are small and would fool it
+    into speeding up). A 304 answers a conditional request as intended; without this, a recrawl that
+    mostly gets 304s could only ever slow down."""
+
+    def _adjust_delay(self, slot: Slot, latency: float, response: Response) -> None:
+        if response.status == 304:
+            response = response.replace(status=200)
+        super()._adjust_delay(slot, latency, response)

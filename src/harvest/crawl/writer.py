@@ -76,7 +76,7 @@ class CrawlWriter:
             )
             for item in fetched
         )
-        rows = []
+        fetched_rows: list[dict[str, Any]] = []
         for item, result in zip(fetched, results, strict=True):
             counts["fetched"] += 1
             if not result.created:
@@ -85,31 +85,36 @@ class CrawlWriter:
                 counts["new"] += 1
             else:
                 counts["changed"] += 1
-            rows.append(self._page_row(item, version=result.version, changed=result.created))
+            fetched_rows.append(self._page_values(item, version=result.version, changed=result.created))
+        touched: dict[str, list[dict[str, Any]]] = {"active": [], "gone": [], "failed": []}
         for item in batch:
             if item.outcome == "not_modified":
                 counts["fetched"] += 1
                 counts["unchanged"] += 1
-                rows.append(self._touch_row(item, state="active"))
+                touched["active"].append(self._touch_values(item, "active"))
             elif item.outcome == "gone":
                 counts["fetched"] += 1
                 counts["gone"] += 1
-                rows.append(self._touch_row(item, state="gone"))
+                touched["gone"].append(self._touch_values(item, "gone"))
             elif item.outcome == "robots":
                 counts["robots_skipped"] += 1
                 errors.append((item.url, item.reason or "disallowed by robots.txt"))
             elif item.outcome == "failed":
                 counts["failed"] += 1
                 errors.append((item.url, item.reason or "failed"))
-                rows.append(self._touch_row(item, state="failed"))
+                touched["failed"].append(self._touch_values(item, "failed"))
+        # One multi-row upsert per kind of outcome: a handful of round trips per batch, not one per page.
         with Session(self.engine) as session, session.begin():
-            for row in rows:
-                session.execute(row)
+            if fetched_rows:
+                session.execute(self._upsert_fetched(fetched_rows))
+            for state, rows in touched.items():
+                if rows:
+                    session.execute(self._upsert_touched(rows, state))
             record_progress(session, self.run_id, counts, errors)
         return counts
 
-    def _page_row(self, item: PageOutcome, *, version: int, changed: bool) -> Insert:
-        values = {
+    def _page_values(self, item: PageOutcome, *, version: int, changed: bool) -> dict[str, Any]:
+        return {
             "source_id": self.source_id,
             "url": item.url,
             "final_url": item.final_url,
@@ -122,36 +127,54 @@ class CrawlWriter:
             "version": version,
             "depth": item.depth,
             "last_fetched_at": item.fetched_at,
+            # unchanged pages keep their last_changed_at (see _upsert_fetched)
+            "last_changed_at": item.fetched_at if changed else None,
             "last_run_id": self.run_id,
         }
-        if changed:
-            values["last_changed_at"] = item.fetched_at
-        statement = insert(Page).values(**values)
+
+    def _upsert_fetched(self, rows: list[dict[str, Any]]) -> Insert:
+        statement = insert(Page).values(_one_per_url(rows))
+        excluded = statement.excluded
+        updated = {
+            k: excluded[k] for k in rows[0] if k not in {"source_id", "url", "depth", "last_changed_at"}
+        }
         return statement.on_conflict_do_update(
             index_elements=[Page.source_id, Page.url],
-            set_={k: statement.excluded[k] for k in values if k not in {"source_id", "url", "depth"}}
-            | {"depth": func.least(Page.depth, statement.excluded.depth)},
+            set_=updated
+            | {
+                "depth": func.least(Page.depth, excluded.depth),
+                "last_changed_at": func.coalesce(excluded.last_changed_at, Page.last_changed_at),
+            },
         )
 
-    def _touch_row(self, item: PageOutcome, *, state: str) -> Insert:
-        values = {
+    def _touch_values(self, item: PageOutcome, state: str) -> dict[str, Any]:
+        return {
             "source_id": self.source_id,
             "url": item.url,
             "state": state,
             "http_status": item.http_status,
             "depth": item.depth,
             "last_fetched_at": item.fetched_at,
+            "last_changed_at": item.fetched_at if state == "gone" else None,
             "last_run_id": self.run_id,
         }
-        statement = insert(Page).values(**values)
+
+    def _upsert_touched(self, rows: list[dict[str, Any]], state: str) -> Insert:
+        statement = insert(Page).values(_one_per_url(rows))
+        excluded = statement.excluded
         # a 304 keeps the stored 200's status; a failure keeps the last good page (and its version) as is
         kept = (
-            ("last_fetched_at", "last_run_id")
+            ["last_fetched_at", "last_run_id"]
             if state == "failed"
-            else ("state", "last_fetched_at", "last_run_id")
+            else ["state", "last_fetched_at", "last_run_id"]
         )
-        update: dict[str, Any] = {k: statement.excluded[k] for k in kept}
         if state == "gone":
-            update["http_status"] = statement.excluded.http_status
-            update["last_changed_at"] = statement.excluded.last_fetched_at
-        return statement.on_conflict_do_update(index_elements=[Page.source_id, Page.url], set_=update)
+            kept += ["http_status", "last_changed_at"]
+        return statement.on_conflict_do_update(
+            index_elements=[Page.source_id, Page.url], set_={k: excluded[k] for k in kept}
+        )
+
+
+def _one_per_url(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PostgreSQL refuses to upsert one row twice in a statement; the last outcome for a URL wins."""
+    return list({row["url"]: row for row in rows}.values())
