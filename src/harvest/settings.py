@@ -20,6 +20,7 @@ from harvest.errors import ConfigError
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 Environment = Literal["development", "production"]
 
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_API_TOKEN = "change-me"  # noqa: S105 - refused outside development by the validator below
 
 
@@ -53,6 +54,13 @@ class Settings(BaseSettings):
     crawl_timeout_s: float = Field(default=30.0, gt=0, le=600)
     crawl_retries: int = Field(default=2, ge=0, le=10)
     chromium_path: Path = Path("/usr/bin/chromium")
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    chunk_max_tokens: int = Field(default=200, ge=16, le=8192)
+    chunk_overlap_tokens: int = Field(default=32, ge=0, le=4096)
+    chunk_min_tokens: int = Field(default=24, ge=0, le=4096)
+    near_duplicate_threshold: float = Field(default=0.85, ge=0.5, le=1.0)
+    process_max_chars: int = Field(default=1_000_000, ge=1000)
+    process_batch_size: int = Field(default=50, ge=1, le=5000)
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod
@@ -118,6 +126,12 @@ class Settings(BaseSettings):
         if parts.scheme in {"file", ""}:
             return value
         raise ValueError("must be s3://BUCKET/prefix, file:///path or a local path")
+
+    @model_validator(mode="after")
+    def _overlap_below_chunk_size(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_max_tokens:
+            raise ValueError("HARVEST_CHUNK_OVERLAP_TOKENS must be smaller than HARVEST_CHUNK_MAX_TOKENS")
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:

@@ -39,7 +39,8 @@ setTimeout(function () {
 </script></body></html>"""
 
 LATIN1_HTML = (
-    "<html><body><p>Caf\u00e9 cr\u00e8me, na\u00efve fa\u00e7ade.</p>"
+    "<html><body><p>Caf\u00e9 cr\u00e8me et croissants : une na\u00efve fa\u00e7ade "
+    "pour le petit d\u00e9jeuner.</p>"
     "<a href='/articles/2'>a2</a></body></html>"
 )
 INDEX_LINKS = [

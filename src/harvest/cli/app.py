@@ -12,6 +12,7 @@ from harvest import __version__
 from harvest.cli import config as config_commands
 from harvest.cli import crawl as crawl_commands
 from harvest.cli import db as db_commands
+from harvest.cli import process as process_commands
 from harvest.cli import source as source_commands
 from harvest.cli.context import settings
 from harvest.cli.output import console, error_line
@@ -30,6 +31,8 @@ app.add_typer(config_commands.app, name="config")
 app.add_typer(source_commands.app, name="source")
 app.add_typer(crawl_commands.runs_app, name="runs")
 app.command("crawl")(crawl_commands.crawl)
+app.command("process")(process_commands.process)
+app.add_typer(process_commands.documents_app, name="documents")
 
 
 def _version(value: bool) -> None:

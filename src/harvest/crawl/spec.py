@@ -103,6 +103,30 @@ class SourceSpec(BaseModel):
             raise ValueError(f"{value!r} is not a cron schedule (five fields, e.g. '0 3 * * *', or @daily)")
         return value.strip() if value else None
 
+    @field_validator("extraction")
+    @classmethod
+    def _extraction(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(value) - {"fields"}
+        if unknown:
+            raise ValueError(f"unknown extraction keys {sorted(unknown)}; use 'fields'")
+        fields = value.get("fields", {})
+        if not isinstance(fields, dict):
+            raise ValueError("extraction.fields must map field names to {css: …} or {xpath: …}")
+        from parsel import Selector
+
+        probe = Selector(text="<html></html>")
+        for name, rule in fields.items():
+            if not isinstance(rule, dict) or len(rule) != 1 or next(iter(rule)) not in {"css", "xpath"}:
+                raise ValueError(f"extraction field {name!r} needs exactly one of css or xpath")
+            kind, expression = next(iter(rule.items()))
+            try:
+                probe.css(expression) if kind == "css" else probe.xpath(expression)
+            except Exception as error:
+                raise ValueError(
+                    f"extraction field {name!r}: invalid {kind} {expression!r}: {error}"
+                ) from error
+        return value
+
     @model_validator(mode="after")
     def _has_a_start(self) -> SourceSpec:
         if not self.start_urls and not self.sitemap_urls:

@@ -209,8 +209,42 @@ class Document(Timestamped, Base):
         ForeignKey("documents.id", ondelete="SET NULL"), index=True
     )
     skip_reason: Mapped[str | None] = mapped_column(Text)
+    # how the text was obtained: extractor, truncated, …
+    meta: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     chunks: Mapped[list[Chunk]] = relationship(back_populates="document", passive_deletes=True)
+
+
+class DocumentVersion(Base):
+    """The text a document had for each processed page version (its history)."""
+
+    __tablename__ = "document_versions"
+    __table_args__ = (UniqueConstraint("document_id", "page_version"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    page_version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str | None] = mapped_column(String(64))
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class DocumentBand(Base):
+    """MinHash LSH bands of canonical documents: near-duplicate candidates found by an index lookup."""
+
+    __tablename__ = "document_bands"
+
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    band_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Chunk(Timestamped, Base):

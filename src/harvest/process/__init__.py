@@ -1,0 +1,1 @@
+"""Process stage: raw page versions → documents (clean text + metadata), duplicates, and chunks."""

@@ -1,0 +1,176 @@
+"""Main text and metadata from one raw page: trafilatura, a fallback, and per-source field rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import py3langid
+import trafilatura
+from parsel import Selector
+
+HTML_TYPES = {"text/html", "application/xhtml+xml", "application/xml", "text/xml"}
+TEXT_TYPES = {"text/plain"}
+MIN_TEXT_CHARS = 25
+MIN_SENTENCE_WORDS = 7
+MIN_WORDS_WITHOUT_PROSE = 60
+
+
+@dataclass(frozen=True)
+class Extraction:
+    text: str
+    title: str | None = None
+    author: str | None = None
+    description: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    reason: str
+
+
+def mime_type(content_type: str | None) -> str | None:
+    return content_type.split(";", 1)[0].strip().lower() if content_type else None
+
+
+def declared_charset(content_type: str | None) -> str | None:
+    match = re.search(r"charset=([\w.:-]+)", content_type or "", re.I)
+    return match.group(1) if match else None
+
+
+def decode(body: bytes, content_type: str | None) -> tuple[str, bool]:
+    """Text of a body: the declared charset, else UTF-8; undecodable bytes become U+FFFD (flagged)."""
+    for charset in (declared_charset(content_type), "utf-8"):
+        if not charset:
+            continue
+        try:
+            return body.decode(charset), False
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return body.decode("utf-8", errors="replace"), True
+
+
+def extract_page(
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None,
+    field_rules: dict[str, dict[str, str]] | None = None,
+    max_chars: int = 1_000_000,
+) -> Extraction | Skipped:
+    """Extract one page; never raises for bad input — what cannot be used comes back as Skipped."""
+    mime = mime_type(content_type)
+    if not body.strip():
+        return Skipped("empty page")
+    if mime is not None and mime not in HTML_TYPES | TEXT_TYPES:
+        return Skipped(f"content type {mime} is not HTML")
+    if mime is None and b"\x00" in body[:1024]:
+        return Skipped("binary content without a content type")
+    html, replaced = decode(body, content_type)
+    meta: dict[str, Any] = {"undecodable_bytes": True} if replaced else {}
+    if mime in TEXT_TYPES:
+        return _finish(Extraction(text=html.strip(), meta=meta | {"extractor": "plain"}), max_chars)
+
+    document = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_formatting=True,
+        include_comments=False,
+        include_tables=True,
+    )
+    if isinstance(document, dict):  # only with as_dict=True; keeps the types honest
+        document = None
+    text = (document.text or "").strip() if document is not None else ""
+    extractor = "trafilatura"
+    if len(text) < MIN_TEXT_CHARS:
+        # No main content found (short pages, app shells): take the page's visible text.
+        _, fallback, _ = trafilatura.baseline(html)
+        if len(fallback.strip()) > len(text):
+            text, extractor = fallback.strip(), "baseline"
+    if not text:
+        return Skipped("no text content (markup only)")
+    if not has_prose(text):
+        return Skipped("no main text: navigation or boilerplate only")
+    result = Extraction(
+        text=text,
+        title=_clean(getattr(document, "title", None)),
+        author=_clean(getattr(document, "author", None)),
+        description=_clean(getattr(document, "description", None)),
+        published_at=_date(getattr(document, "date", None)),
+        language=_clean(getattr(document, "language", None)),
+        fields=select_fields(html, field_rules) if field_rules else {},
+        meta=meta | {"extractor": extractor},
+    )
+    return _finish(result, max_chars)
+
+
+def has_prose(text: str) -> bool:
+    """True when some line reads like a sentence, or there is a fair amount of text at all.
+
+    Both extractors fall back to whatever text a page has; a page that is only menus, link lists and a
+    footer yields short fragments, which are not a document worth chunking and embedding."""
+    words = text.split()
+    return len(words) >= MIN_WORDS_WITHOUT_PROSE or any(
+        len(line.split()) >= MIN_SENTENCE_WORDS for line in text.splitlines()
+    )
+
+
+def _finish(result: Extraction, max_chars: int) -> Extraction:
+    text, meta = result.text, dict(result.meta)
+    if len(text) > max_chars:
+        cut = text.rfind("\n\n", 0, max_chars)
+        text = text[: cut if cut > max_chars // 2 else max_chars]
+        meta |= {"truncated": True, "original_chars": len(result.text)}
+    language = result.language or detect_language(text)
+    return Extraction(
+        text=text,
+        title=result.title,
+        author=result.author,
+        description=result.description,
+        published_at=result.published_at,
+        language=language,
+        fields=result.fields,
+        meta=meta,
+    )
+
+
+def detect_language(text: str) -> str | None:
+    sample = text[:3000]
+    if len(sample) < MIN_TEXT_CHARS:
+        return None
+    language, _score = py3langid.classify(sample)
+    return str(language)
+
+
+def select_fields(html: str, rules: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """Per-source structured fields: {"price": {"css": ".price::text"}, "sku": {"xpath": "//…"}}."""
+    selector = Selector(text=html)
+    values: dict[str, Any] = {}
+    for name, rule in rules.items():
+        found = selector.css(rule["css"]) if "css" in rule else selector.xpath(rule["xpath"])
+        texts = [t.strip() for t in found.getall() if t and t.strip()]
+        values[name] = texts[0] if len(texts) == 1 else (texts or None)
+    return values
+
+
+def _clean(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _date(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        return None

@@ -1,0 +1,217 @@
+"""`harvest process`: every page version not yet processed → document, duplicates, chunks. Incremental.
+
+Work is found, not remembered: a page whose latest stored version is newer than its document's (or that
+has no document) needs processing. Each batch is one transaction, so a rerun after a crash picks up
+exactly what is missing, and a rerun after success finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, and_, func, or_, select, text
+
+from harvest.db.engine import get_engine
+from harvest.db.models import Document, Page, Source
+from harvest.errors import ConflictError, NotFoundError
+from harvest.process.chunking import ChunkingPolicy, chunk_text
+from harvest.process.dedup import Fingerprint, fingerprint
+from harvest.process.extract import Extraction, Skipped, extract_page
+from harvest.process.persist import (
+    clear_chunks,
+    find_canonical,
+    index_bands,
+    mark_duplicate,
+    replace_chunks,
+    save_document,
+)
+from harvest.process.tokens import TokenCounter, token_counter
+from harvest.settings import Settings
+from harvest.storage import RawStore, open_raw_store
+
+logger = logging.getLogger(__name__)
+
+_PROCESS_LOCK_KEY = 0x6861727665737403
+
+
+@dataclass
+class ProcessReport:
+    processed: int = 0
+    documents: int = 0
+    skipped: int = 0
+    exact_duplicates: int = 0
+    near_duplicates: int = 0
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    missing_raw: int = 0
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    page_id: int
+    source_id: int
+    source: str
+    url: str
+    version: int
+    content_type: str | None
+    field_rules: dict[str, dict[str, str]]
+
+
+def _pending_filter(source_id: int | None) -> list[object]:
+    conditions: list[object] = [
+        Page.version > 0,
+        or_(Document.id.is_(None), Document.page_version < Page.version),
+    ]
+    if source_id is not None:
+        conditions.append(Page.source_id == source_id)
+    return conditions
+
+
+def count_pending(engine: Engine, source_id: int | None = None) -> int:
+    query = (
+        select(func.count())
+        .select_from(Page)
+        .outerjoin(Document, Document.page_id == Page.id)
+        .where(and_(*_pending_filter(source_id)))  # type: ignore[arg-type]
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def next_batch(engine: Engine, size: int, source_id: int | None, after_page_id: int) -> list[WorkItem]:
+    query = (
+        select(
+            Page.id,
+            Page.source_id,
+            Source.name,
+            Page.url,
+            Page.version,
+            Page.content_type,
+            Source.extraction_rules,
+        )
+        .join(Source, Source.id == Page.source_id)
+        .outerjoin(Document, Document.page_id == Page.id)
+        .where(and_(*_pending_filter(source_id)), Page.id > after_page_id)  # type: ignore[arg-type]
+        .order_by(Page.id)
+        .limit(size)
+    )
+    with engine.connect() as conn:
+        return [
+            WorkItem(
+                row.id,
+                row.source_id,
+                row.name,
+                row.url,
+                row.version,
+                row.content_type,
+                (row.extraction_rules or {}).get("fields", {}),
+            )
+            for row in conn.execute(query)
+        ]
+
+
+def process_pending(
+    settings: Settings,
+    source: str | None = None,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ProcessReport:
+    """Process every pending page version (of one source, or all); `on_progress(done, total)`."""
+    engine = get_engine(settings)
+    source_id = _source_id(engine, source) if source else None
+    counter = token_counter(settings.embedding_model)
+    policy = ChunkingPolicy(
+        settings.chunk_max_tokens, settings.chunk_overlap_tokens, settings.chunk_min_tokens
+    )
+    report = ProcessReport()
+    with engine.connect() as lock_conn:
+        # one process run at a time: two would race to mark the same duplicates
+        if not lock_conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _PROCESS_LOCK_KEY}).scalar():
+            raise ConflictError("another `harvest process` is running on this database; wait for it")
+        try:
+            total = count_pending(engine, source_id)
+            with open_raw_store(settings) as raw:
+                after = 0
+                while batch := next_batch(engine, settings.process_batch_size, source_id, after):
+                    after = batch[-1].page_id
+                    _process_batch(engine, raw, batch, settings, counter, policy, report)
+                    if on_progress is not None:
+                        on_progress(report.processed, total)
+        finally:
+            lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PROCESS_LOCK_KEY})
+            lock_conn.commit()
+    return report
+
+
+def _process_batch(
+    engine: Engine,
+    raw: RawStore,
+    batch: list[WorkItem],
+    settings: Settings,
+    counter: TokenCounter,
+    policy: ChunkingPolicy,
+    report: ProcessReport,
+) -> None:
+    prepared: list[tuple[WorkItem, Extraction | Skipped, Fingerprint | None]] = []
+    for item in batch:
+        page = raw.get(item.source, item.url, item.version)
+        if page is None:
+            report.missing_raw += 1  # the raw store lost it (or it is still being written): try next run
+            logger.warning("raw page version missing", extra={"url": item.url, "version": item.version})
+            continue
+        try:
+            result = extract_page(
+                page.body,
+                url=item.url,
+                content_type=item.content_type or page.content_type,
+                field_rules=item.field_rules,
+                max_chars=settings.process_max_chars,
+            )
+        except Exception as error:  # a page that breaks the extractor must not stop the batch
+            logger.exception("extraction failed", extra={"url": item.url})
+            result = Skipped(f"extraction failed: {type(error).__name__}: {error}"[:500])
+        prepared.append((item, result, fingerprint(result.text) if isinstance(result, Extraction) else None))
+    with engine.begin() as conn:
+        for item, result, print_ in prepared:
+            document_id = save_document(
+                conn,
+                page_id=item.page_id,
+                source_id=item.source_id,
+                url=item.url,
+                page_version=item.version,
+                result=result,
+                fingerprint=print_,
+            )
+            report.processed += 1
+            if isinstance(result, Skipped):
+                report.skipped += 1
+                reason = result.reason.split(":")[0]
+                report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
+                clear_chunks(conn, document_id)
+                continue
+            assert print_ is not None
+            canonical = find_canonical(conn, document_id, print_, settings.near_duplicate_threshold)
+            if canonical is not None:
+                mark_duplicate(conn, document_id, *canonical)
+                if canonical[1] == "exact":
+                    report.exact_duplicates += 1
+                else:
+                    report.near_duplicates += 1
+                continue
+            report.documents += 1
+            index_bands(conn, document_id, print_, settings.near_duplicate_threshold)
+            drafts = chunk_text(result.text, str(document_id), counter, policy)
+            added, removed = replace_chunks(conn, document_id, drafts)
+            report.chunks_added += added
+            report.chunks_removed += removed
+
+
+def _source_id(engine: Engine, name: str) -> int:
+    with engine.connect() as conn:
+        found = conn.execute(select(Source.id).where(Source.name == name)).scalar()
+    if found is None:
+        raise NotFoundError(f"no source named {name!r} (see `harvest source list`)")
+    return int(found)
