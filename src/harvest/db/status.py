@@ -43,7 +43,7 @@ def database_status(settings: Settings) -> DatabaseStatus:
     with engine.connect() as conn:
         version = conn.execute(text("SHOW server_version")).scalar_one()
         extensions: dict[str, str] = dict(
-            conn.execute(text("SELECT extname, extversion FROM pg_extension")).tuples().all()
+            conn.execute(text("SELECT extname, extversion FROM pg_extension")).all()
         )
         size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
     extensions.pop("plpgsql", None)

@@ -14,6 +14,9 @@ from parsel import Selector
 HTML_TYPES = {"text/html", "application/xhtml+xml", "application/xml", "text/xml"}
 TEXT_TYPES = {"text/plain"}
 MIN_TEXT_CHARS = 25
+# Publication dates from metadata, structured data and the URL only: htmldate's "extensive" search
+# scans every text node for date-like strings, which cost more than the whole text extraction here.
+DATE_PARAMS = {"extensive_search": False, "original_date": True}
 MIN_SENTENCE_WORDS = 7
 MIN_WORDS_WITHOUT_PROSE = 60
 
@@ -84,6 +87,7 @@ def extract_page(
         include_formatting=True,
         include_comments=False,
         include_tables=True,
+        date_extraction_params=DATE_PARAMS,
     )
     if isinstance(document, dict):  # only with as_dict=True; keeps the types honest
         document = None
@@ -104,7 +108,7 @@ def extract_page(
         author=_clean(getattr(document, "author", None)),
         description=_clean(getattr(document, "description", None)),
         published_at=_date(getattr(document, "date", None)),
-        language=_clean(getattr(document, "language", None)),
+        language=_clean(getattr(document, "language", None)) or declared_language(html),
         fields=select_fields(html, field_rules) if field_rules else {},
         meta=meta | {"extractor": extractor},
     )
@@ -139,6 +143,15 @@ def _finish(result: Extraction, max_chars: int) -> Extraction:
         fields=result.fields,
         meta=meta,
     )
+
+
+_HTML_LANG = re.compile(r"<html[^>]*?\slang\s*=\s*[\"']?([A-Za-z]{2,3})\b", re.I)
+
+
+def declared_language(html: str) -> str | None:
+    """The page's own `<html lang>` (its primary subtag), which costs nothing to read."""
+    match = _HTML_LANG.search(html[:4096])
+    return match.group(1).lower() if match else None
 
 
 def detect_language(text: str) -> str | None:

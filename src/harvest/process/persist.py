@@ -1,15 +1,17 @@
-"""Writes one processed page version: its document (+ history), duplicate links, LSH bands and chunks.
+"""Writes a batch of processed page versions: documents (+ history), duplicate links, LSH bands, chunks.
 
-Everything for a batch happens in the caller's transaction, so a crash loses or duplicates nothing:
-work is "pages whose latest version is newer than their document's", recomputed on every run.
+Everything happens in the caller's transaction and in a few set-based statements per batch (not per
+document). A crash loses or duplicates nothing: work is "pages whose latest version is newer than their
+document's", recomputed on every run.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import Connection, String, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from harvest.db.models import Chunk, Document, DocumentBand, DocumentVersion
@@ -18,28 +20,60 @@ from harvest.process.dedup import Fingerprint, band_hashes, signature_from_bytes
 from harvest.process.extract import Extraction, Skipped
 
 
-def save_document(
-    conn: Connection,
-    *,
-    page_id: int,
-    source_id: int,
-    url: str,
-    page_version: int,
-    result: Extraction | Skipped,
-    fingerprint: Fingerprint | None,
-) -> int:
-    """Insert or update the page's document; returns its id. The text of each version is kept."""
+@dataclass
+class Processed:
+    """One page version on its way into the database."""
+
+    page_id: int
+    source_id: int
+    url: str
+    page_version: int
+    result: Extraction | Skipped
+    fingerprint: Fingerprint | None = None
+    document_id: int = 0
+    duplicate_of: tuple[int, str] | None = None  # (canonical id, "exact" | "near")
+
+
+def save_documents(conn: Connection, batch: list[Processed]) -> None:
+    """Upsert every document of the batch (setting `document_id`) and record each version's text."""
     now = datetime.now(UTC)
-    values: dict[str, Any] = {
-        "page_id": page_id,
-        "source_id": source_id,
-        "url": url,
-        "page_version": page_version,
+    rows = [_document_row(item, now) for item in batch]
+    statement = insert(Document)
+    upsert = statement.on_conflict_do_update(
+        index_elements=[Document.page_id],
+        set_={k: statement.excluded[k] for k in rows[0] if k != "page_id"},
+    ).returning(Document.id, sort_by_parameter_order=True)
+    ids = conn.execute(upsert, rows).scalars().all()
+    for item, document_id in zip(batch, ids, strict=True):
+        item.document_id = int(document_id)
+    conn.execute(
+        insert(DocumentVersion).on_conflict_do_nothing(),
+        [
+            {
+                "document_id": item.document_id,
+                "page_version": item.page_version,
+                "title": row["title"],
+                "text": row["text"],
+                "text_hash": row["text_hash"],
+                "skip_reason": row["skip_reason"],
+            }
+            for item, row in zip(batch, rows, strict=True)
+        ],
+    )
+
+
+def _document_row(item: Processed, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "page_id": item.page_id,
+        "source_id": item.source_id,
+        "url": item.url,
+        "page_version": item.page_version,
         "processed_at": now,
         "duplicate_of_id": None,
     }
+    result = item.result
     if isinstance(result, Skipped):
-        values |= {
+        return row | {
             "title": None,
             "author": None,
             "description": None,
@@ -52,108 +86,162 @@ def save_document(
             "minhash": None,
             "skip_reason": result.reason,
         }
-    else:
-        assert fingerprint is not None
-        values |= {
-            "title": result.title,
-            "author": result.author,
-            "description": result.description,
-            "published_at": result.published_at,
-            "language": result.language,
-            "text": result.text,
-            "text_hash": fingerprint.text_hash,
-            "fields": result.fields,
-            "meta": result.meta,
-            "minhash": fingerprint.signature_bytes,
-            "skip_reason": None,
-        }
-    statement = insert(Document).values(values)
-    upsert = statement.on_conflict_do_update(
-        index_elements=[Document.page_id],
-        set_={k: statement.excluded[k] for k in values if k != "page_id"},
-    ).returning(Document.id)
-    document_id = int(conn.execute(upsert).scalar_one())
-    history = insert(DocumentVersion).values(
-        document_id=document_id,
-        page_version=page_version,
-        title=values["title"],
-        text=values["text"],
-        text_hash=values["text_hash"],
-        skip_reason=values["skip_reason"],
+    assert item.fingerprint is not None
+    return row | {
+        "title": result.title,
+        "author": result.author,
+        "description": result.description,
+        "published_at": result.published_at,
+        "language": result.language,
+        "text": result.text,
+        "text_hash": item.fingerprint.text_hash,
+        "fields": result.fields,
+        "meta": result.meta,
+        "minhash": item.fingerprint.signature_bytes,
+        "skip_reason": None,
+    }
+
+
+def find_duplicates(conn: Connection, batch: list[Processed], threshold: float) -> None:
+    """Set `duplicate_of` for documents that repeat an earlier one, exactly or nearly.
+
+    Earlier means: a canonical document already stored (not part of this batch), or one earlier in
+    this batch. Candidates come from one lookup of text hashes and one of LSH bands for the batch."""
+    texts = [item for item in batch if item.fingerprint is not None]
+    if not texts:
+        return
+    own_ids = [item.document_id for item in batch]
+    stored_exact = dict(
+        conn.execute(
+            select(Document.text_hash, func.min(Document.id))
+            .where(
+                Document.text_hash.in_({i.fingerprint.text_hash for i in texts if i.fingerprint}),
+                Document.id.not_in(own_ids),
+                Document.duplicate_of_id.is_(None),
+                Document.skip_reason.is_(None),
+            )
+            .group_by(Document.text_hash)
+        ).all()
     )
-    conn.execute(history.on_conflict_do_nothing())
-    return document_id
+    bands = {
+        item.document_id: band_hashes(item.fingerprint.signature, threshold)
+        for item in texts
+        if item.fingerprint is not None and item.fingerprint.signature is not None
+    }
+    stored_bands: dict[tuple[int, int], set[int]] = {}
+    all_bands = {band for item_bands in bands.values() for band in item_bands}
+    if all_bands:
+        for band, value, document_id in conn.execute(
+            select(DocumentBand.band, DocumentBand.band_hash, DocumentBand.document_id).where(
+                tuple_(DocumentBand.band, DocumentBand.band_hash).in_(all_bands),
+                DocumentBand.document_id.not_in(own_ids),
+            )
+        ):
+            stored_bands.setdefault((band, value), set()).add(document_id)
+    candidates = {i for ids in stored_bands.values() for i in ids}
+    signatures = (
+        {
+            document_id: signature_from_bytes(minhash or b"")
+            for document_id, minhash in conn.execute(
+                select(Document.id, Document.minhash).where(
+                    Document.id.in_(candidates),
+                    Document.duplicate_of_id.is_(None),
+                    Document.minhash.is_not(None),
+                )
+            )
+        }
+        if candidates
+        else {}
+    )
+
+    batch_exact: dict[str, int] = {}
+    for item in texts:
+        assert item.fingerprint is not None
+        digest = item.fingerprint.text_hash
+        if digest in stored_exact:
+            item.duplicate_of = (int(stored_exact[digest]), "exact")
+        elif digest in batch_exact:
+            item.duplicate_of = (batch_exact[digest], "exact")
+        elif item.document_id in bands and item.fingerprint.signature is not None:
+            near = _nearest(item, bands[item.document_id], stored_bands, signatures, threshold)
+            if near is not None:
+                item.duplicate_of = (near, "near")
+        if item.duplicate_of is None:
+            # canonical: later documents of this batch compare against it too
+            batch_exact[digest] = item.document_id
+            if item.fingerprint.signature is not None:
+                signatures[item.document_id] = item.fingerprint.signature
+                for key in bands.get(item.document_id, []):
+                    stored_bands.setdefault(key, set()).add(item.document_id)
 
 
-def find_canonical(
-    conn: Connection, document_id: int, fingerprint: Fingerprint, threshold: float
-) -> tuple[int, str] | None:
-    """(canonical document id, "exact" | "near") when this text duplicates an earlier document."""
-    exact = conn.execute(
-        select(Document.id)
-        .where(
-            Document.text_hash == fingerprint.text_hash,
-            Document.id != document_id,
-            Document.duplicate_of_id.is_(None),
-            Document.skip_reason.is_(None),
-        )
-        .order_by(Document.id)
-        .limit(1)
-    ).scalar()
-    if exact is not None:
-        return int(exact), "exact"
-    if fingerprint.signature is None:
-        return None
-    bands = band_hashes(fingerprint.signature, threshold)
-    candidates = conn.execute(
-        select(Document.id, Document.minhash)
-        .join(DocumentBand, DocumentBand.document_id == Document.id)
-        .where(
-            tuple_(DocumentBand.band, DocumentBand.band_hash).in_(bands),
-            Document.id != document_id,
-            Document.duplicate_of_id.is_(None),
-        )
-        .distinct()
-    ).all()
+def _nearest(
+    item: Processed,
+    item_bands: list[tuple[int, int]],
+    index: dict[tuple[int, int], set[int]],
+    signatures: dict[int, Any],
+    threshold: float,
+) -> int | None:
+    assert item.fingerprint is not None and item.fingerprint.signature is not None
     best: tuple[float, int] | None = None
-    for candidate_id, minhash in candidates:
-        if minhash is None:
+    for candidate in {c for key in item_bands for c in index.get(key, ())}:
+        signature = signatures.get(candidate)
+        if signature is None or candidate == item.document_id:
             continue
-        score = similarity(fingerprint.signature, signature_from_bytes(minhash))
-        if score >= threshold and (best is None or (score, -candidate_id) > (best[0], -best[1])):
-            best = (score, candidate_id)
-    return None if best is None else (best[1], "near")
+        score = similarity(item.fingerprint.signature, signature)
+        # ties go to the older (smaller id) document, so the canonical one is stable
+        if score >= threshold and (best is None or (score, -candidate) > (best[0], -best[1])):
+            best = (score, candidate)
+    return None if best is None else best[1]
 
 
-def mark_duplicate(conn: Connection, document_id: int, canonical_id: int, kind: str) -> None:
-    """A duplicate points at its canonical document and owns no chunks and no bands."""
+def mark_duplicates(conn: Connection, batch: list[Processed]) -> None:
+    rows = [
+        {"b_id": i.document_id, "b_canonical": i.duplicate_of[0], "b_kind": i.duplicate_of[1]}
+        for i in batch
+        if i.duplicate_of is not None
+    ]
+    if not rows:
+        return
     conn.execute(
         update(Document)
-        .where(Document.id == document_id)
-        .values(duplicate_of_id=canonical_id, meta=Document.meta.op("||")({"duplicate": kind}))
+        .where(Document.id == bindparam("b_id"))
+        .values(
+            duplicate_of_id=bindparam("b_canonical"),
+            meta=Document.meta.op("||")(
+                func.jsonb_build_object("duplicate", bindparam("b_kind", type_=String))
+            ),
+        ),
+        rows,
     )
-    conn.execute(delete(Chunk).where(Chunk.document_id == document_id))
-    conn.execute(delete(DocumentBand).where(DocumentBand.document_id == document_id))
 
 
-def index_bands(conn: Connection, document_id: int, fingerprint: Fingerprint, threshold: float) -> None:
-    conn.execute(delete(DocumentBand).where(DocumentBand.document_id == document_id))
-    if fingerprint.signature is None:
-        return
+def index_bands(conn: Connection, batch: list[Processed], threshold: float) -> None:
+    """Bands of the batch's canonical documents replace whatever bands these documents had."""
+    conn.execute(delete(DocumentBand).where(DocumentBand.document_id.in_([i.document_id for i in batch])))
     rows = [
-        {"band": band, "band_hash": value, "document_id": document_id}
-        for band, value in band_hashes(fingerprint.signature, threshold)
+        {"band": band, "band_hash": value, "document_id": item.document_id}
+        for item in batch
+        if item.duplicate_of is None
+        and item.fingerprint is not None
+        and item.fingerprint.signature is not None
+        for band, value in band_hashes(item.fingerprint.signature, threshold)
     ]
-    conn.execute(insert(DocumentBand).values(rows).on_conflict_do_nothing())
+    if rows:
+        conn.execute(insert(DocumentBand).on_conflict_do_nothing(), rows)
 
 
-def replace_chunks(conn: Connection, document_id: int, drafts: list[ChunkDraft]) -> tuple[int, int]:
-    """Keep chunks whose id survives, delete the rest, add the new; returns (added, removed)."""
-    new_ids = [draft.id for draft in drafts]
+def replace_chunks(
+    conn: Connection, drafts: dict[int, list[ChunkDraft]], all_ids: list[int]
+) -> tuple[int, int]:
+    """Make each document's chunks equal its drafts (documents not in `drafts` get none).
+
+    Chunks whose id survives are kept untouched (their embeddings too); returns (added, removed)."""
+    new_ids = [d.id for document_drafts in drafts.values() for d in document_drafts]
     removed = conn.execute(
-        delete(Chunk).where(Chunk.document_id == document_id, Chunk.id.not_in(new_ids)).returning(Chunk.id)
+        delete(Chunk).where(Chunk.document_id.in_(all_ids), Chunk.id.not_in(new_ids)).returning(Chunk.id)
     ).all()
-    if not drafts:
+    if not new_ids:
         return 0, len(removed)
     existing = set(conn.execute(select(Chunk.id).where(Chunk.id.in_(new_ids))).scalars())
     rows = [
@@ -165,19 +253,16 @@ def replace_chunks(conn: Connection, document_id: int, drafts: list[ChunkDraft])
             "token_count": d.token_count,
             "heading": d.heading,
         }
-        for d in drafts
+        for document_id, document_drafts in drafts.items()
+        for d in document_drafts
     ]
-    statement = insert(Chunk).values(rows)
+    statement = insert(Chunk)
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=[Chunk.id],
             set_={"ordinal": statement.excluded.ordinal},
             where=Chunk.ordinal != statement.excluded.ordinal,
-        )
+        ),
+        rows,
     )
     return len(set(new_ids) - existing), len(removed)
-
-
-def clear_chunks(conn: Connection, document_id: int) -> None:
-    conn.execute(delete(Chunk).where(Chunk.document_id == document_id))
-    conn.execute(delete(DocumentBand).where(DocumentBand.document_id == document_id))

@@ -17,15 +17,15 @@ from harvest.db.engine import get_engine
 from harvest.db.models import Document, Page, Source
 from harvest.errors import ConflictError, NotFoundError
 from harvest.process.chunking import ChunkingPolicy, chunk_text
-from harvest.process.dedup import Fingerprint, fingerprint
+from harvest.process.dedup import fingerprint
 from harvest.process.extract import Extraction, Skipped, extract_page
 from harvest.process.persist import (
-    clear_chunks,
-    find_canonical,
+    Processed,
+    find_duplicates,
     index_bands,
-    mark_duplicate,
+    mark_duplicates,
     replace_chunks,
-    save_document,
+    save_documents,
 )
 from harvest.process.tokens import TokenCounter, token_counter
 from harvest.settings import Settings
@@ -155,15 +155,16 @@ def _process_batch(
     policy: ChunkingPolicy,
     report: ProcessReport,
 ) -> None:
-    prepared: list[tuple[WorkItem, Extraction | Skipped, Fingerprint | None]] = []
+    pages = raw.get_many((item.source, item.url, item.version) for item in batch)
+    prepared: list[Processed] = []
     for item in batch:
-        page = raw.get(item.source, item.url, item.version)
+        page = pages.get((item.source, item.url, item.version))
         if page is None:
             report.missing_raw += 1  # the raw store lost it (or it is still being written): try next run
             logger.warning("raw page version missing", extra={"url": item.url, "version": item.version})
             continue
         try:
-            result = extract_page(
+            result: Extraction | Skipped = extract_page(
                 page.body,
                 url=item.url,
                 content_type=item.content_type or page.content_type,
@@ -173,40 +174,43 @@ def _process_batch(
         except Exception as error:  # a page that breaks the extractor must not stop the batch
             logger.exception("extraction failed", extra={"url": item.url})
             result = Skipped(f"extraction failed: {type(error).__name__}: {error}"[:500])
-        prepared.append((item, result, fingerprint(result.text) if isinstance(result, Extraction) else None))
-    with engine.begin() as conn:
-        for item, result, print_ in prepared:
-            document_id = save_document(
-                conn,
-                page_id=item.page_id,
-                source_id=item.source_id,
-                url=item.url,
-                page_version=item.version,
-                result=result,
-                fingerprint=print_,
+        prepared.append(
+            Processed(
+                item.page_id,
+                item.source_id,
+                item.url,
+                item.version,
+                result,
+                fingerprint(result.text) if isinstance(result, Extraction) else None,
             )
-            report.processed += 1
-            if isinstance(result, Skipped):
-                report.skipped += 1
-                reason = result.reason.split(":")[0]
-                report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
-                clear_chunks(conn, document_id)
-                continue
-            assert print_ is not None
-            canonical = find_canonical(conn, document_id, print_, settings.near_duplicate_threshold)
-            if canonical is not None:
-                mark_duplicate(conn, document_id, *canonical)
-                if canonical[1] == "exact":
-                    report.exact_duplicates += 1
-                else:
-                    report.near_duplicates += 1
-                continue
+        )
+    if not prepared:
+        return
+    with engine.begin() as conn:
+        save_documents(conn, prepared)
+        find_duplicates(conn, prepared, settings.near_duplicate_threshold)
+        mark_duplicates(conn, prepared)
+        index_bands(conn, prepared, settings.near_duplicate_threshold)
+        drafts = {
+            p.document_id: chunk_text(p.result.text, str(p.document_id), counter, policy)
+            for p in prepared
+            if isinstance(p.result, Extraction) and p.duplicate_of is None
+        }
+        added, removed = replace_chunks(conn, drafts, [p.document_id for p in prepared])
+    report.chunks_added += added
+    report.chunks_removed += removed
+    for done in prepared:
+        report.processed += 1
+        if isinstance(done.result, Skipped):
+            report.skipped += 1
+            reason = done.result.reason.split(":")[0]
+            report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
+        elif done.duplicate_of is None:
             report.documents += 1
-            index_bands(conn, document_id, print_, settings.near_duplicate_threshold)
-            drafts = chunk_text(result.text, str(document_id), counter, policy)
-            added, removed = replace_chunks(conn, document_id, drafts)
-            report.chunks_added += added
-            report.chunks_removed += removed
+        elif done.duplicate_of[1] == "exact":
+            report.exact_duplicates += 1
+        else:
+            report.near_duplicates += 1
 
 
 def _source_id(engine: Engine, name: str) -> int:

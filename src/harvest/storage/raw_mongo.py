@@ -137,6 +137,15 @@ class MongoRawStore(RawStore):
             doc = self.pages.find_one({"source": source, "url": url, "version": version})
         return None if doc is None else _version_from(doc)
 
+    def get_many(self, keys: Iterable[tuple[str, str, int]]) -> dict[tuple[str, str, int], RawPageVersion]:
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
+        query = {"$or": [{"source": s, "url": u, "version": v} for s, u, v in wanted]}
+        with self._guard():
+            documents = list(self.pages.find(query))
+        return {(d["source"], d["url"], int(d["version"])): _version_from(d) for d in documents}
+
     def latest(self, source: str, url: str) -> RawPageVersion | None:
         with self._guard():
             doc = self.pages.find_one({"source": source, "url": url}, sort=[("version", DESCENDING)])

@@ -97,6 +97,15 @@ class PostgresRawStore(RawStore):
         )
         return self._one(query)
 
+    def get_many(self, keys: Iterable[tuple[str, str, int]]) -> dict[tuple[str, str, int], RawPageVersion]:
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
+        query = select(_table).where(tuple_(_table.c.source, _table.c.url, _table.c.version).in_(wanted))
+        with self._guard(), self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {(row.source, row.url, row.version): _version_from(row) for row in rows}
+
     def latest(self, source: str, url: str) -> RawPageVersion | None:
         query = (
             select(_table)

@@ -128,6 +128,15 @@ class RawStore(ABC):
     @abstractmethod
     def get(self, source: str, url: str, version: int) -> RawPageVersion | None: ...
 
+    def get_many(self, keys: Iterable[tuple[str, str, int]]) -> dict[tuple[str, str, int], RawPageVersion]:
+        """Several versions by (source, url, version); missing ones are left out. Backends batch this."""
+        found = {}
+        for source, url, version in keys:
+            page = self.get(source, url, version)
+            if page is not None:
+                found[(source, url, version)] = page
+        return found
+
     @abstractmethod
     def latest(self, source: str, url: str) -> RawPageVersion | None: ...
 
