@@ -200,8 +200,14 @@ def test_get_many_returns_exactly_the_versions_asked_for(store: RawStore) -> Non
     store.upsert(page(body=b"1"))
     store.upsert(page(body=b"2"))
     store.upsert(page(url="https://example.org/b", body=b"b"))
-    found = store.get_many([("s1", "https://example.org/a", 1), ("s1", "https://example.org/b", 1),
-                            ("s1", "https://example.org/a", 9)])
+    found = store.get_many(
+        [
+            ("s1", "https://example.org/a", 1),
+            ("s1", "https://example.org/b", 1),
+            ("s1", "https://example.org/a", 9),
+        ]
+    )
     assert {key: p.body for key, p in found.items()} == {
-        ("s1", "https://example.org/a", 1): b"1", ("s1", "https://example.org/b", 1): b"b",
+        ("s1", "https://example.org/a", 1): b"1",
+        ("s1", "https://example.org/b", 1): b"b",
     }
