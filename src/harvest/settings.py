@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     near_duplicate_threshold: float = Field(default=0.85, ge=0.5, le=1.0)
     process_max_chars: int = Field(default=1_000_000, ge=1000)
     process_batch_size: int = Field(default=50, ge=1, le=5000)
+    embedding_device: Literal["auto", "cpu", "cuda"] = "auto"
+    embedding_threads: int = Field(default=0, ge=0, le=256)
+    embedding_batch_size: int = Field(default=0, ge=0, le=4096)
+    embedding_max_tokens: int = Field(default=0, ge=0, le=8192)
+    embeddings_token: SecretStr | None = None
+    embed_batch_chunks: int = Field(default=256, ge=1, le=100_000)
+    hnsw_m: int = Field(default=16, ge=2, le=100)
+    hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod

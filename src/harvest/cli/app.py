@@ -12,6 +12,7 @@ from harvest import __version__
 from harvest.cli import config as config_commands
 from harvest.cli import crawl as crawl_commands
 from harvest.cli import db as db_commands
+from harvest.cli import embeddings as embeddings_commands
 from harvest.cli import process as process_commands
 from harvest.cli import source as source_commands
 from harvest.cli.context import settings
@@ -33,6 +34,9 @@ app.add_typer(crawl_commands.runs_app, name="runs")
 app.command("crawl")(crawl_commands.crawl)
 app.command("process")(process_commands.process)
 app.add_typer(process_commands.documents_app, name="documents")
+app.command("embed")(embeddings_commands.embed)
+app.add_typer(embeddings_commands.models_app, name="models")
+app.add_typer(embeddings_commands.service_app, name="embeddings")
 
 
 def _version(value: bool) -> None:

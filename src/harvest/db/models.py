@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -261,3 +264,35 @@ class Chunk(Timestamped, Base):
     heading: Mapped[str | None] = mapped_column(Text)
 
     document: Mapped[Document] = relationship(back_populates="chunks")
+
+
+class EmbeddingModel(Timestamped, Base):
+    """A model whose vectors are stored; exactly one may be `active` (the one search uses)."""
+
+    __tablename__ = "embedding_models"
+    __table_args__ = (
+        Index("uq_embedding_models_one_active", "active", unique=True, postgresql_where=text("active")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    dimension: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class ChunkEmbedding(Base):
+    """One vector per (model, chunk). The column has no fixed dimension, so models of any size share the
+    table; each model gets its own partial HNSW index on `embedding::vector(dim)` (see embeddings.store)."""
+
+    __tablename__ = "chunk_embeddings"
+
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("embedding_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    chunk_id: Mapped[str] = mapped_column(
+        ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    embedding: Mapped[Any] = mapped_column(Vector())
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

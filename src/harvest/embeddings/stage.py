@@ -1,0 +1,86 @@
+"""`harvest embed`: a vector for every chunk that lacks one for the model. Incremental and resumable.
+
+Work is found, not remembered: chunks without a row in chunk_embeddings for the model. Each batch is
+encoded, then written in one transaction, so a killed run leaves whole batches and the next run does
+the rest; a second concurrent run of the same model is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from harvest.db.engine import get_engine
+from harvest.embeddings.backend import get_encoder
+from harvest.embeddings.store import count_pending, pending_chunks, register_model, write_vectors
+from harvest.errors import ConflictError
+from harvest.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_EMBED_LOCK_CLASS = 0x6876  # pg_advisory_lock(class, model id): one run per model at a time
+
+
+@dataclass
+class EmbedReport:
+    model: str
+    model_id: int = 0
+    embedded: int = 0
+    truncated: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.embedded / self.seconds if self.seconds else 0.0
+
+
+def embed_pending(
+    settings: Settings,
+    model: str | None = None,
+    *,
+    on_progress: Callable[[int, int, float], None] | None = None,
+) -> EmbedReport:
+    """Embed every chunk without a vector for `model` (default: HARVEST_EMBEDDING_MODEL)."""
+    engine = get_engine(settings)
+    encoder = get_encoder(settings, model)
+    report = EmbedReport(model=encoder.name)
+    report.model_id = register_model(
+        engine,
+        encoder.name,
+        encoder.dimension,
+        hnsw_m=settings.hnsw_m,
+        ef_construction=settings.hnsw_ef_construction,
+    )
+    started = time.perf_counter()
+    with engine.connect() as lock_conn:
+        locked = lock_conn.execute(
+            text("SELECT pg_try_advisory_lock(:c, :m)"), {"c": _EMBED_LOCK_CLASS, "m": report.model_id}
+        ).scalar()
+        if not locked:
+            raise ConflictError(f"another `harvest embed` is running for model {encoder.name!r}; wait for it")
+        try:
+            total = count_pending(engine, report.model_id)
+            after = ""
+            while batch := pending_chunks(engine, report.model_id, settings.embed_batch_chunks, after):
+                after = batch[-1][0]
+                result = encoder.encode([chunk_text for _, chunk_text in batch])
+                report.embedded += write_vectors(
+                    engine, report.model_id, [cid for cid, _ in batch], result.vectors
+                )
+                report.truncated += result.truncated
+                report.seconds = time.perf_counter() - started
+                if on_progress is not None:
+                    on_progress(report.embedded, total, report.rate)
+        finally:
+            lock_conn.execute(
+                text("SELECT pg_advisory_unlock(:c, :m)"), {"c": _EMBED_LOCK_CLASS, "m": report.model_id}
+            )
+            lock_conn.commit()
+    report.seconds = time.perf_counter() - started
+    if report.truncated:
+        logger.warning("inputs truncated to the model's token limit", extra={"count": report.truncated})
+    return report
