@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     process_max_chars: int = Field(default=1_000_000, ge=1000)
     process_batch_size: int = Field(default=50, ge=1, le=5000)
     embedding_device: Literal["auto", "cpu", "cuda"] = "auto"
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
     embedding_threads: int = Field(default=0, ge=0, le=256)
     embedding_batch_size: int = Field(default=0, ge=0, le=4096)
     embedding_max_tokens: int = Field(default=0, ge=0, le=8192)

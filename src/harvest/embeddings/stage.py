@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -62,20 +63,28 @@ def embed_pending(
         ).scalar()
         if not locked:
             raise ConflictError(f"another `harvest embed` is running for model {encoder.name!r}; wait for it")
+        # Writing a batch (and its HNSW inserts) overlaps with encoding the next one.
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-writer")
+        pending_write: Future[int] | None = None
         try:
             total = count_pending(engine, report.model_id)
             after = ""
             while batch := pending_chunks(engine, report.model_id, settings.embed_batch_chunks, after):
                 after = batch[-1][0]
                 result = encoder.encode([chunk_text for _, chunk_text in batch])
-                report.embedded += write_vectors(
-                    engine, report.model_id, [cid for cid, _ in batch], result.vectors
+                if pending_write is not None:
+                    report.embedded += pending_write.result()
+                pending_write = writer.submit(
+                    write_vectors, engine, report.model_id, [cid for cid, _ in batch], result.vectors
                 )
                 report.truncated += result.truncated
                 report.seconds = time.perf_counter() - started
                 if on_progress is not None:
                     on_progress(report.embedded, total, report.rate)
+            if pending_write is not None:
+                report.embedded += pending_write.result()
         finally:
+            writer.shutdown(wait=True)
             lock_conn.execute(
                 text("SELECT pg_advisory_unlock(:c, :m)"), {"c": _EMBED_LOCK_CLASS, "m": report.model_id}
             )
