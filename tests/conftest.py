@@ -29,6 +29,20 @@ from harvest.settings import Settings, load_settings  # noqa: E402
 TEMPLATE_DB = "harvest_template"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`gpu` tests run only where PyTorch sees CUDA."""
+    if not any(item.get_closest_marker("gpu") for item in items):
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (no GPU on this machine)")
+    for item in items:
+        if item.get_closest_marker("gpu"):
+            item.add_marker(skip)
+
+
 def make_settings(**overrides: object) -> Settings:
     """Settings for a test: no `.env` file, only what the test names."""
     return load_settings(_env_file=None, **overrides)
