@@ -43,8 +43,10 @@ def _changes(**options: Any) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     renames = {"url": "start_urls", "sitemap": "sitemap_urls", "domain": "allowed_domains"}
     for name, value in options.items():
-        if value is None or value == []:
-            continue
+        if value is None or (isinstance(value, list | tuple) and not value):
+            continue  # repeatable options not given arrive as empty tuples
+        if isinstance(value, tuple):
+            value = list(value)
         if name == "label":
             changes["labels"] = dict(_pairs(value, "label"))
         elif name == "render_rule":
@@ -54,44 +56,45 @@ def _changes(**options: Any) -> dict[str, Any]:
     return changes
 
 
+MAX_DEPTH_OPT = typer.Option(None, help="Links followed at most this deep from a start URL.")
+MAX_PAGES_OPT = typer.Option(None, help="Stop after this many pages.")
+RENDER_OPT = typer.Option(None, help="static (default) or browser (Chromium renders JS).")
+WAIT_FOR_OPT = typer.Option(None, help="CSS selector a browser page must show first.")
+CONCURRENCY_OPT = typer.Option(None, help="Parallel requests per domain (default 4).")
+DELAY_OPT = typer.Option(None, help="Seconds between requests to a domain.")
+USER_AGENT_OPT = typer.Option(None, help="User-Agent header.")
+SCHEDULE_OPT = typer.Option(None, help="Cron schedule, e.g. '0 3 * * *'.")
+
+
+def _given_options(ctx: typer.Context) -> dict[str, Any]:
+    """The command's options (all but the source name) as SourceSpec fields."""
+    params = dict(ctx.params)
+    params.pop("name", None)
+    return _changes(**params)
+
+
 @app.command()
 def add(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="A unique name: letters, digits, '.', '_', '-'."),
     url: list[str] | None = URL_OPT,
     sitemap: list[str] | None = SITEMAP_OPT,
     domain: list[str] | None = DOMAIN_OPT,
     include: list[str] | None = INCLUDE_OPT,
     exclude: list[str] | None = EXCLUDE_OPT,
-    max_depth: int | None = typer.Option(None, help="Links followed at most this deep from a start URL."),
-    max_pages: int | None = typer.Option(None, help="Stop after this many pages."),
-    render: str | None = typer.Option(None, help="static (default) or browser (Chromium renders JS)."),
+    max_depth: int | None = MAX_DEPTH_OPT,
+    max_pages: int | None = MAX_PAGES_OPT,
+    render: str | None = RENDER_OPT,
     render_rule: list[str] | None = RENDER_RULE_OPT,
-    wait_for: str | None = typer.Option(None, help="CSS selector a browser page must show first."),
-    concurrency: int | None = typer.Option(None, help="Parallel requests per domain (default 4)."),
-    delay: float | None = typer.Option(None, help="Seconds between requests to a domain."),
-    user_agent: str | None = typer.Option(None, help="User-Agent header."),
-    schedule: str | None = typer.Option(None, help="Cron schedule, e.g. '0 3 * * *'."),
+    wait_for: str | None = WAIT_FOR_OPT,
+    concurrency: int | None = CONCURRENCY_OPT,
+    delay: float | None = DELAY_OPT,
+    user_agent: str | None = USER_AGENT_OPT,
+    schedule: str | None = SCHEDULE_OPT,
     label: list[str] | None = LABEL_OPT,
 ) -> None:
     """Add a source."""
-    data = {"name": name} | _changes(
-        url=url,
-        sitemap=sitemap,
-        domain=domain,
-        include=include,
-        exclude=exclude,
-        max_depth=max_depth,
-        max_pages=max_pages,
-        render=render,
-        render_rule=render_rule,
-        wait_for=wait_for,
-        concurrency=concurrency,
-        delay=delay,
-        user_agent=user_agent,
-        schedule=schedule,
-        label=label,
-    )
-    spec = sources.add_source(get_engine(settings()), parse_spec(data))
+    spec = sources.add_source(get_engine(settings()), parse_spec({"name": name} | _given_options(ctx)))
     console.print(
         f"added source [bold]{escape(spec.name)}[/] ({', '.join(spec.start_urls or spec.sitemap_urls)})"
     )
@@ -99,41 +102,26 @@ def add(
 
 @app.command()
 def edit(
+    ctx: typer.Context,
     name: str,
     url: list[str] | None = URL_OPT,
     sitemap: list[str] | None = SITEMAP_OPT,
     domain: list[str] | None = DOMAIN_OPT,
     include: list[str] | None = INCLUDE_OPT,
     exclude: list[str] | None = EXCLUDE_OPT,
-    max_depth: int | None = typer.Option(None),
-    max_pages: int | None = typer.Option(None),
-    render: str | None = typer.Option(None),
+    max_depth: int | None = MAX_DEPTH_OPT,
+    max_pages: int | None = MAX_PAGES_OPT,
+    render: str | None = RENDER_OPT,
     render_rule: list[str] | None = RENDER_RULE_OPT,
-    wait_for: str | None = typer.Option(None),
-    concurrency: int | None = typer.Option(None),
-    delay: float | None = typer.Option(None),
-    user_agent: str | None = typer.Option(None),
-    schedule: str | None = typer.Option(None),
+    wait_for: str | None = WAIT_FOR_OPT,
+    concurrency: int | None = CONCURRENCY_OPT,
+    delay: float | None = DELAY_OPT,
+    user_agent: str | None = USER_AGENT_OPT,
+    schedule: str | None = SCHEDULE_OPT,
     label: list[str] | None = LABEL_OPT,
 ) -> None:
     """Change some fields of a source (list options replace the whole list)."""
-    changes = _changes(
-        url=url,
-        sitemap=sitemap,
-        domain=domain,
-        include=include,
-        exclude=exclude,
-        max_depth=max_depth,
-        max_pages=max_pages,
-        render=render,
-        render_rule=render_rule,
-        wait_for=wait_for,
-        concurrency=concurrency,
-        delay=delay,
-        user_agent=user_agent,
-        schedule=schedule,
-        label=label,
-    )
+    changes = _given_options(ctx)
     if not changes:
         raise InvalidInputError("nothing to change: give at least one option (see --help)")
     sources.edit_source(get_engine(settings()), name, changes)
