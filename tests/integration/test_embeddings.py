@@ -296,16 +296,19 @@ def test_a_killed_embed_run_resumes_without_duplicates(db_settings: Settings) ->
 
 @pytest.mark.slow
 def test_onnx_backends_match_pytorch_and_int8_is_kept_apart(tmp_path: Any, encoder: TorchEncoder) -> None:
-    from harvest.embeddings.onnx_encoder import INT8_SUFFIX, load_onnx_encoder
+    from harvest.embeddings.backend import get_encoder
+    from harvest.embeddings.onnx_encoder import INT8_SUFFIX
 
     texts = [f"a paragraph about {topic}, with a few more words" for topic in TOPICS] + ["word " * 600]
     reference = encoder.encode(texts)
-    fp32 = load_onnx_encoder(DEFAULT_EMBEDDING_MODEL, tmp_path, False, 0, 0, 0)
+    fp32 = get_encoder(make_settings(data_dir=tmp_path, embedding_backend="onnx"))
     same = fp32.encode(texts)
     assert fp32.name == DEFAULT_EMBEDDING_MODEL
     assert np.allclose(same.vectors, reference.vectors, atol=1e-5)
     assert same.truncated == reference.truncated == 1
-    int8 = load_onnx_encoder(DEFAULT_EMBEDDING_MODEL, tmp_path, True, 0, 0, 0)
+    int8 = get_encoder(make_settings(data_dir=tmp_path, embedding_backend="onnx-int8"))
+    # the stored name alone picks the same encoder: search encodes queries like the vectors it searches
+    assert get_encoder(make_settings(data_dir=tmp_path), DEFAULT_EMBEDDING_MODEL + INT8_SUFFIX) is int8
     approximate = int8.encode(texts).vectors
     assert int8.name == DEFAULT_EMBEDDING_MODEL + INT8_SUFFIX  # its vectors never mix with fp32 ones
     cosine = float(np.mean(np.sum(approximate * reference.vectors, axis=1)))

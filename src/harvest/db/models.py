@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -27,7 +28,8 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy import text as literal_sql  # `text` is also a column name in class bodies
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REGCONFIG, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -41,6 +43,11 @@ NAMING_CONVENTION = {
 RENDER_MODES = ("static", "browser")
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 PAGE_STATES = ("active", "gone", "failed")
+# Headings weigh more than body text in keyword ranking.
+SEARCH_VECTOR_SQL = (
+    "setweight(to_tsvector(search_config, coalesce(heading, '')), 'A') || "
+    "setweight(to_tsvector(search_config, text), 'B')"
+)
 
 
 class Base(DeclarativeBase):
@@ -254,7 +261,10 @@ class Chunk(Timestamped, Base):
     """A token-bounded piece of a document; its id is a hash of its content, so it survives re-processing."""
 
     __tablename__ = "chunks"
-    __table_args__ = (Index("ix_chunks_document_id_ordinal", "document_id", "ordinal"),)
+    __table_args__ = (
+        Index("ix_chunks_document_id_ordinal", "document_id", "ordinal"),
+        Index("ix_chunks_search_vector", "search_vector", postgresql_using="gin"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
@@ -262,6 +272,12 @@ class Chunk(Timestamped, Base):
     text: Mapped[str] = mapped_column(Text)
     token_count: Mapped[int] = mapped_column(Integer)
     heading: Mapped[str | None] = mapped_column(Text)
+    # The document language's text-search configuration (search.text_config); keyword search stems
+    # queries with the same one.
+    search_config: Mapped[str] = mapped_column(REGCONFIG, server_default=literal_sql("'simple'::regconfig"))
+    search_vector: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True
+    )
 
     document: Mapped[Document] = relationship(back_populates="chunks")
 

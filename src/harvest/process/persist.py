@@ -18,6 +18,7 @@ from harvest.db.models import Chunk, Document, DocumentBand, DocumentVersion
 from harvest.process.chunking import ChunkDraft
 from harvest.process.dedup import Fingerprint, band_hashes, signature_from_bytes, similarity
 from harvest.process.extract import Extraction, Skipped
+from harvest.search.text_config import text_config
 
 
 @dataclass
@@ -232,11 +233,16 @@ def index_bands(conn: Connection, batch: list[Processed], threshold: float) -> N
 
 
 def replace_chunks(
-    conn: Connection, drafts: dict[int, list[ChunkDraft]], all_ids: list[int]
+    conn: Connection,
+    drafts: dict[int, list[ChunkDraft]],
+    all_ids: list[int],
+    languages: dict[int, str | None] | None = None,
 ) -> tuple[int, int]:
     """Make each document's chunks equal its drafts (documents not in `drafts` get none).
 
-    Chunks whose id survives are kept untouched (their embeddings too); returns (added, removed)."""
+    Chunks whose id survives keep their row and embeddings; only their position and text-search
+    configuration (from the document's language) follow the document. Returns (added, removed)."""
+    languages = languages or {}
     new_ids = [d.id for document_drafts in drafts.values() for d in document_drafts]
     removed = conn.execute(
         delete(Chunk).where(Chunk.document_id.in_(all_ids), Chunk.id.not_in(new_ids)).returning(Chunk.id)
@@ -252,6 +258,7 @@ def replace_chunks(
             "text": d.text,
             "token_count": d.token_count,
             "heading": d.heading,
+            "search_config": text_config(languages.get(document_id)),
         }
         for document_id, document_drafts in drafts.items()
         for d in document_drafts
@@ -260,8 +267,9 @@ def replace_chunks(
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=[Chunk.id],
-            set_={"ordinal": statement.excluded.ordinal},
-            where=Chunk.ordinal != statement.excluded.ordinal,
+            set_={"ordinal": statement.excluded.ordinal, "search_config": statement.excluded.search_config},
+            where=(Chunk.ordinal != statement.excluded.ordinal)
+            | (Chunk.search_config != statement.excluded.search_config),
         ),
         rows,
     )

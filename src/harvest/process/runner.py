@@ -196,7 +196,8 @@ def _process_batch(
             for p in prepared
             if isinstance(p.result, Extraction) and p.duplicate_of is None
         }
-        added, removed = replace_chunks(conn, drafts, [p.document_id for p in prepared])
+        languages = {p.document_id: p.result.language for p in prepared if isinstance(p.result, Extraction)}
+        added, removed = replace_chunks(conn, drafts, [p.document_id for p in prepared], languages)
     report.chunks_added += added
     report.chunks_removed += removed
     for done in prepared:
