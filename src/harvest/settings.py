@@ -70,10 +70,26 @@ class Settings(BaseSettings):
     embed_batch_chunks: int = Field(default=256, ge=1, le=100_000)
     hnsw_m: int = Field(default=16, ge=2, le=100)
     hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
+    search_ef_search: int = Field(default=100, ge=1, le=1000)
+    search_rrf_k: int = Field(default=60, ge=1, le=10_000)
+    search_vector_weight: float = Field(default=1.0, ge=0, le=100)
+    search_keyword_weight: float = Field(default=1.0, ge=0, le=100)
+    search_max_query_chars: int = Field(default=1000, ge=10, le=100_000)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_public_reads: bool = False
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

@@ -1,0 +1,403 @@
+"""The search engine: candidates from pgvector (HNSW) and PostgreSQL full text, fused by RRF, collapsed to
+one hit per document, with highlighted snippets."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, text
+
+from harvest.db.engine import get_engine
+from harvest.embeddings.backend import Encoder, get_encoder
+from harvest.embeddings.client import EmbeddingsUnavailableError
+from harvest.embeddings.store import active_model
+from harvest.errors import ConflictError, NotFoundError
+from harvest.search.fusion import reciprocal_rank_fusion
+from harvest.search.keyword import JOINS, highlight_query, keyword_candidates
+from harvest.search.request import MAX_WINDOW, Filters, SearchRequest, check_page
+from harvest.search.snippets import HEADLINE_OPTIONS, safe_snippet
+from harvest.search.text_config import FALLBACK_CONFIG, text_config
+from harvest.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CONFIG_CACHE_S = 30.0
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    document_id: int
+    chunk_id: str
+    score: float
+    title: str | None
+    url: str
+    source: str
+    language: str | None
+    heading: str | None
+    snippet: str  # HTML: text escaped, matched words in <mark>
+    published_at: datetime | None
+    fetched_at: datetime | None
+    ranks: dict[str, int] = field(default_factory=dict)  # rank in each candidate list (1 = best)
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str | None
+    mode: str
+    model: str | None
+    hits: list[SearchHit]
+    limit: int
+    offset: int
+    next_offset: int | None
+    took_ms: float
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    chunk_id: str
+    document_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class _Model:
+    id: int
+    name: str
+    dimension: int
+
+
+class Searcher:
+    """Answers searches against one database; keeps the query encoder loaded between searches."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or get_engine(settings)
+        self._encoders: dict[str, Encoder] = {}
+        self._lock = threading.Lock()
+        self._configs: tuple[float, list[str]] = (0.0, [])
+
+    # -- public -------------------------------------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> SearchResults:
+        started = time.perf_counter()
+        request = request.validated(self.settings.search_max_query_chars)
+        window = request.offset + request.limit
+        depth = _candidate_depth(window)
+        warnings: list[str] = []
+        with self.engine.connect() as conn:
+            self._check_sources(conn, request.filters)
+            model = self._model(conn)
+            vector: list[_Candidate] = []
+            keyword: list[_Candidate] = []
+            if request.mode in {"vector", "hybrid"}:
+                if model is None:
+                    if request.mode == "vector":
+                        raise ConflictError("no embeddings yet: run `harvest embed` before a vector search")
+                    warnings.append("no embeddings yet: hybrid search used keywords only")
+                else:
+                    try:
+                        query_vector = self._encode(model, request.query)
+                    except EmbeddingsUnavailableError as error:
+                        if request.mode == "vector":
+                            raise
+                        warnings.append(f"embeddings unavailable ({error.message}): keywords only")
+                    else:
+                        ef = request.ef_search or self.settings.search_ef_search
+                        vector = self._vector_candidates(
+                            conn, model, query_vector, request.filters, depth, ef
+                        )
+            if request.mode in {"keyword", "hybrid"}:
+                keyword = self._keyword_candidates(conn, request.query, request.filters, depth)
+            ranked = self._rank(request, vector, keyword)
+            page = ranked[request.offset : window]
+            hits = self._hits(conn, page, request.query)
+        more = len(ranked) > window and window < MAX_WINDOW
+        return SearchResults(
+            request.query,
+            request.mode,
+            model.name if model else None,
+            hits,
+            request.limit,
+            request.offset,
+            window if more else None,
+            (time.perf_counter() - started) * 1000,
+            warnings,
+        )
+
+    def similar(
+        self, document_id: int, *, limit: int = 10, offset: int = 0, filters: Filters | None = None
+    ) -> SearchResults:
+        """Documents whose meaning is closest to this one's (mean of its chunk vectors)."""
+        started = time.perf_counter()
+        check_page(limit, offset)
+        filters = filters or Filters()
+        window = offset + limit
+        with self.engine.connect() as conn:
+            self._check_sources(conn, filters)
+            row = conn.execute(
+                text("SELECT id, duplicate_of_id FROM documents WHERE id = :id"), {"id": document_id}
+            ).first()
+            if row is None:
+                raise NotFoundError(f"no document {document_id}")
+            canonical = row.duplicate_of_id or row.id
+            model = self._model(conn)
+            if model is None:
+                raise ConflictError("no embeddings yet: run `harvest embed` first")
+            mean = conn.execute(
+                text(
+                    f"SELECT avg(e.embedding::vector({model.dimension}))::text FROM chunk_embeddings e "
+                    f"JOIN chunks c ON c.id = e.chunk_id WHERE e.model_id = {model.id} "
+                    "AND c.document_id = :doc"
+                ),
+                {"doc": canonical},
+            ).scalar()
+            if mean is None:
+                raise ConflictError(
+                    f"document {document_id} has no vectors for model {model.name!r} yet "
+                    "(it has no chunks, or `harvest embed` has not reached it)"
+                )
+            candidates = self._vector_candidates(
+                conn,
+                model,
+                mean,
+                filters,
+                _candidate_depth(window + 1),
+                self.settings.search_ef_search,
+                exclude_document=canonical,
+            )
+            ranked = [
+                (c, {"vector": rank})
+                for rank, c in enumerate(_best_per_document(candidates), start=1)
+                if c.document_id != document_id
+            ]
+            hits = self._hits(conn, ranked[offset:window], None)
+        more = len(ranked) > window and window < MAX_WINDOW
+        return SearchResults(
+            None,
+            "similar",
+            model.name,
+            hits,
+            limit,
+            offset,
+            window if more else None,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    # -- candidates ---------------------------------------------------------------------------------
+
+    def _vector_candidates(
+        self,
+        conn: Connection,
+        model: _Model,
+        query_vector: str,
+        filters: Filters,
+        depth: int,
+        ef_search: int,
+        *,
+        exclude_document: int | None = None,
+    ) -> list[_Candidate]:
+        where, params = _filter_sql(filters)
+        if exclude_document is not None:
+            where.append("d.id <> :exclude")
+            params["exclude"] = exclude_document
+        # ids and dimension are inlined (integers from our own table) so the planner can match the
+        # model's partial HNSW index, whatever the driver does with prepared statements.
+        distance = f"(e.embedding::vector({model.dimension}) <=> CAST(:qv AS vector({model.dimension})))"
+        sql = (
+            f"SELECT e.chunk_id, c.document_id, {distance} AS distance "
+            f"FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id {JOINS} "
+            f"WHERE e.model_id = {model.id} {''.join(' AND ' + w for w in where)} "
+            f"ORDER BY {distance} LIMIT :depth"
+        )
+        params |= {"qv": query_vector, "depth": depth}
+        # transaction-local settings: the connection's transaction ends when the search does
+        # Filters drop index results; an iterative scan keeps reading the graph until `depth`
+        # rows pass them instead of returning fewer.
+        conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(ef_search)})
+        conn.execute(text("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)"))
+        rows = conn.execute(text(sql), params).all()
+        candidates = [_Candidate(r.chunk_id, r.document_id, 1.0 - float(r.distance)) for r in rows]
+        candidates.sort(key=lambda c: -c.score)  # relaxed order: nearly sorted, make it exact
+        return candidates
+
+    def _keyword_candidates(
+        self, conn: Connection, query: str, filters: Filters, depth: int
+    ) -> list[_Candidate]:
+        where, params = _filter_sql(filters)
+        configs = (
+            sorted({text_config(language) for language in filters.languages})
+            if filters.languages
+            else self._configs_in_use(conn)
+        )
+        return [
+            _Candidate(c.chunk_id, c.document_id, c.score)
+            for c in keyword_candidates(conn, query, configs, where, params, depth)
+        ]
+
+    def _rank(
+        self, request: SearchRequest, vector: list[_Candidate], keyword: list[_Candidate]
+    ) -> list[tuple[_Candidate, dict[str, int]]]:
+        if request.mode == "vector":
+            return [(c, {"vector": i}) for i, c in enumerate(_best_per_document(vector), start=1)]
+        if request.mode == "keyword" or not vector:
+            return [(c, {"keyword": i}) for i, c in enumerate(_best_per_document(keyword), start=1)]
+        weights = {
+            "vector": self.settings.search_vector_weight
+            if request.vector_weight is None
+            else request.vector_weight,
+            "keyword": self.settings.search_keyword_weight
+            if request.keyword_weight is None
+            else request.keyword_weight,
+        }
+        # Fuse per document (each list's best chunk), so a page is not rewarded for having many chunks.
+        fused = reciprocal_rank_fusion(
+            {
+                "vector": [c.document_id for c in _best_per_document(vector)],
+                "keyword": [c.document_id for c in _best_per_document(keyword)],
+            },
+            weights,
+            self.settings.search_rrf_k,
+        )
+        # the snippet comes from the vector list's best chunk, else the keyword list's
+        best_chunk = {c.document_id: c for c in reversed(keyword)} | {
+            c.document_id: c for c in reversed(vector)
+        }
+        return [(_Candidate(best_chunk[doc].chunk_id, doc, score), ranks) for doc, score, ranks in fused]
+
+    # -- results ------------------------------------------------------------------------------------
+
+    def _hits(
+        self, conn: Connection, page: list[tuple[_Candidate, dict[str, int]]], query: str | None
+    ) -> list[SearchHit]:
+        if not page:
+            return []
+        headline = (
+            "ts_headline(c.search_config, c.text, websearch_to_tsquery(c.search_config, :q), :opts)"
+            if query
+            else "left(c.text, 320)"
+        )
+        rows = conn.execute(
+            text(
+                f"SELECT c.id, c.heading, c.document_id, d.title, d.url, d.language, d.published_at, "
+                f"p.last_fetched_at, s.name AS source, {headline} AS headline "
+                f"FROM chunks c {JOINS} WHERE c.id = ANY(:ids)"
+            ),
+            # every word of a plain query is highlighted, also where a chunk has only some of them
+            {
+                "ids": [c.chunk_id for c, _ in page],
+                "q": highlight_query(query) if query else None,
+                "opts": HEADLINE_OPTIONS,
+            },
+        ).all()
+        by_id = {row.id: row for row in rows}
+        hits = []
+        for candidate, ranks in page:
+            row = by_id.get(candidate.chunk_id)
+            if row is None:  # re-processed between the two queries: drop rather than fail
+                continue
+            hits.append(
+                SearchHit(
+                    document_id=row.document_id,
+                    chunk_id=row.id,
+                    score=round(candidate.score, 6),
+                    title=row.title,
+                    url=row.url,
+                    source=row.source,
+                    language=row.language,
+                    heading=row.heading,
+                    snippet=safe_snippet(row.headline or ""),
+                    published_at=row.published_at,
+                    fetched_at=row.last_fetched_at,
+                    ranks=ranks,
+                )
+            )
+        return hits
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _model(self, conn: Connection) -> _Model | None:
+        found = active_model(conn)
+        return None if found is None else _Model(*found)
+
+    def _encode(self, model: _Model, query: str) -> str:
+        with self._lock:
+            encoder = self._encoders.get(model.name)
+            if encoder is None:
+                encoder = self._encoders[model.name] = get_encoder(self.settings, model.name)
+        vector = np.asarray(encoder.encode([query]).vectors[0], dtype=np.float32)
+        if vector.shape[0] != model.dimension:
+            raise ConflictError(
+                f"the encoder for {model.name!r} returns {vector.shape[0]} dimensions; the stored vectors "
+                f"have {model.dimension}"
+            )
+        return "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
+
+    def _configs_in_use(self, conn: Connection) -> list[str]:
+        cached_at, configs = self._configs
+        if configs and time.monotonic() - cached_at < CONFIG_CACHE_S:
+            return configs
+        languages = conn.execute(text("SELECT DISTINCT language FROM documents")).scalars().all()
+        configs = sorted({text_config(language) for language in languages} | {FALLBACK_CONFIG})
+        self._configs = (time.monotonic(), configs)
+        return configs
+
+    def _check_sources(self, conn: Connection, filters: Filters) -> None:
+        if not filters.sources:
+            return
+        known = set(
+            conn.execute(
+                text("SELECT name FROM sources WHERE name = ANY(:names)"), {"names": list(filters.sources)}
+            ).scalars()
+        )
+        missing = [name for name in filters.sources if name not in known]
+        if missing:
+            raise NotFoundError(f"no source named {missing[0]!r} (see `harvest source list`)")
+
+
+def _candidate_depth(window: int) -> int:
+    # Several chunks of one page compete for places; read enough to fill the page with distinct pages.
+    return min(max(4 * window, 50), 2000)
+
+
+def _best_per_document(candidates: list[_Candidate]) -> list[_Candidate]:
+    seen: set[int] = set()
+    best = []
+    for candidate in candidates:
+        if candidate.document_id not in seen:
+            seen.add(candidate.document_id)
+            best.append(candidate)
+    return best
+
+
+def _filter_sql(filters: Filters) -> tuple[list[str], dict[str, Any]]:
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if filters.sources:
+        where.append("s.name = ANY(:f_sources)")
+        params["f_sources"] = list(filters.sources)
+    if filters.languages:
+        where.append("lower(split_part(replace(d.language, '_', '-'), '-', 1)) = ANY(:f_languages)")
+        params["f_languages"] = sorted(
+            {lang.lower().replace("_", "-").split("-")[0] for lang in filters.languages}
+        )
+    if filters.date_from:
+        where.append("coalesce(d.published_at, p.last_fetched_at) >= :f_date_from")
+        params["f_date_from"] = filters.date_from
+    if filters.date_to:
+        where.append("coalesce(d.published_at, p.last_fetched_at) < :f_date_to")
+        params["f_date_to"] = filters.date_to + timedelta(days=1)
+    for i, (key, value) in enumerate(filters.label_pairs):
+        if value is None:
+            where.append(f"jsonb_exists(s.labels, :f_label_{i})")
+            params[f"f_label_{i}"] = key
+        else:
+            where.append(f"s.labels ->> :f_label_{i} = :f_value_{i}")
+            params |= {f"f_label_{i}": key, f"f_value_{i}": value}
+    return where, params
