@@ -14,6 +14,7 @@ from harvest.cli import crawl as crawl_commands
 from harvest.cli import db as db_commands
 from harvest.cli import embeddings as embeddings_commands
 from harvest.cli import process as process_commands
+from harvest.cli import search as search_commands
 from harvest.cli import source as source_commands
 from harvest.cli.context import settings
 from harvest.cli.output import console, error_line
@@ -37,6 +38,9 @@ app.add_typer(process_commands.documents_app, name="documents")
 app.command("embed")(embeddings_commands.embed)
 app.add_typer(embeddings_commands.models_app, name="models")
 app.add_typer(embeddings_commands.service_app, name="embeddings")
+app.command("search")(search_commands.search)
+app.add_typer(search_commands.eval_app, name="eval")
+app.add_typer(search_commands.api_app, name="api")
 
 
 def _version(value: bool) -> None:

@@ -27,10 +27,13 @@ def run_crawl(
     source_name: str,
     *,
     on_progress: Callable[[RunView], None] | None = None,
+    run_id: int | None = None,
 ) -> RunView:
-    """Crawl one source to the end (or to Ctrl-C) and return the finished run."""
+    """Crawl one source to the end (or to Ctrl-C) and return the finished run. `run_id`: a run already
+    created with `create_run` (the API creates it first, to answer with its id at once)."""
     engine = get_engine(settings)
-    run_id = create_run(engine, source_name)
+    if run_id is None:
+        run_id = create_run(engine, source_name)
     log_path = crawl_log_path(settings, run_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:

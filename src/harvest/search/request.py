@@ -35,7 +35,7 @@ class Filters:
             if not _LANGUAGE.match(language):
                 raise InvalidInputError(f"language filter {language!r} is not a language code such as en")
         for source in self.sources:
-            if not source or len(source) > 200:
+            if not source or len(source) > 200 or "\x00" in source:
                 raise InvalidInputError(f"source filter {source!r} is not a source name")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise InvalidInputError(f"date_from {self.date_from} is after date_to {self.date_to}")
@@ -62,6 +62,8 @@ class SearchRequest:
 
     def validated(self, max_query_chars: int) -> SearchRequest:
         query = " ".join(self.query.split())
+        if "\x00" in query:
+            raise InvalidInputError("the query contains a NUL character")
         if not query:
             raise InvalidInputError("the query is empty")
         if len(self.query) > max_query_chars:

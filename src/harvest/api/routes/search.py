@@ -1,0 +1,54 @@
+"""GET /api/search: vector, keyword or hybrid search with filters and pagination."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from harvest.api.auth import require_read
+from harvest.api.schemas import SearchResponse
+from harvest.search.engine import Searcher, SearchResults
+from harvest.search.request import Filters, Mode, SearchRequest
+
+router = APIRouter(prefix="/api", tags=["search"], dependencies=[Depends(require_read)])
+
+
+def searcher_of(request: Request) -> Searcher:
+    searcher: Searcher = request.app.state.searcher
+    return searcher
+
+
+def results_json(results: SearchResults) -> SearchResponse:
+    return SearchResponse.model_validate(asdict(results) | {"hits": [asdict(hit) for hit in results.hits]})
+
+
+@router.get("/search", response_model=SearchResponse)
+def search(
+    request: Request,
+    q: Annotated[str, Query(description='the query; plain words, "phrases", -exclusions, or')],
+    mode: Annotated[Mode, Query()] = "hybrid",
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0, le=999)] = 0,
+    source: Annotated[list[str] | None, Query(description="only these sources")] = None,
+    language: Annotated[list[str] | None, Query(description="only these languages (en, de, …)")] = None,
+    date_from: Annotated[date | None, Query(description="published (else fetched) on or after")] = None,
+    date_to: Annotated[date | None, Query(description="published (else fetched) on or before")] = None,
+    label: Annotated[list[str] | None, Query(description="source label KEY or KEY=VALUE")] = None,
+    ef_search: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    vector_weight: Annotated[float | None, Query(ge=0, le=100)] = None,
+    keyword_weight: Annotated[float | None, Query(ge=0, le=100)] = None,
+) -> SearchResponse:
+    filters = Filters(
+        sources=tuple(source or ()),
+        languages=tuple(language or ()),
+        date_from=date_from,
+        date_to=date_to,
+        labels=tuple(label or ()),
+    )
+    found = searcher_of(request).search(
+        SearchRequest(q, mode, limit, offset, filters, ef_search, vector_weight, keyword_weight)
+    )
+    return results_json(found)

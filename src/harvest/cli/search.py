@@ -1,0 +1,160 @@
+"""`harvest search`, `harvest eval search` and `harvest api serve`."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from harvest.cli.context import settings
+from harvest.cli.output import console, escape
+from harvest.errors import InvalidInputError
+from harvest.search.request import MODES, Filters, Mode, SearchRequest
+
+eval_app = typer.Typer(help="Measure quality on labelled data.", no_args_is_help=True)
+api_app = typer.Typer(help="Harvest's HTTP API.", no_args_is_help=True)
+
+
+def _mode(value: str) -> Mode:
+    if value not in MODES:
+        raise InvalidInputError(f"--mode must be one of {', '.join(MODES)}, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise InvalidInputError(f"{option} {value!r} is not a date (YYYY-MM-DD)") from error
+
+
+def _marked(snippet: str) -> str:
+    """The API's HTML snippet as terminal markup: matches bold, entities back to text."""
+    import html
+
+    parts = re.split(r"(<mark>|</mark>)", snippet)
+    out, bold = [], False
+    for part in parts:
+        if part in ("<mark>", "</mark>"):
+            bold = part == "<mark>"
+            continue
+        text = escape(html.unescape(part))
+        out.append(f"[bold yellow]{text}[/]" if bold else text)
+    return "".join(out)
+
+
+def search(
+    query: str = typer.Argument(..., help='Plain words, "a phrase", -excluded, or.'),
+    mode: str = typer.Option("hybrid", "--mode", "-m", help="vector, keyword or hybrid."),
+    k: int = typer.Option(10, "-k", "--limit", help="Results per page (1 to 100)."),
+    offset: int = typer.Option(0, help="Skip this many results (pagination)."),
+    source: list[str] = typer.Option([], "--source", "-s", help="Only this source (repeatable)."),
+    language: list[str] = typer.Option([], "--language", help="Only this language, e.g. en (repeatable)."),
+    label: list[str] = typer.Option([], "--label", help="Source label KEY or KEY=VALUE (repeatable)."),
+    since: str | None = typer.Option(None, help="Published (else fetched) on or after YYYY-MM-DD."),
+    until: str | None = typer.Option(None, help="Published (else fetched) on or before YYYY-MM-DD."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Search documents: meaning (vector), words (keyword) or both fused (hybrid)."""
+    from harvest.search.engine import Searcher
+
+    filters = Filters(
+        sources=tuple(source),
+        languages=tuple(language),
+        labels=tuple(label),
+        date_from=_date(since, "--since"),
+        date_to=_date(until, "--until"),
+    )
+    results = Searcher(settings()).search(SearchRequest(query, _mode(mode), k, offset, filters))
+    if as_json:
+        from dataclasses import asdict
+
+        console.print_json(json.dumps(asdict(results), default=_json_default))
+        return
+    for warning in results.warnings:
+        console.print(f"[yellow]note:[/] {escape(warning)}")
+    if not results.hits:
+        console.print(f"no results for {escape(results.query or '')!r} ({results.mode})")
+        return
+    table = Table(
+        title=f"{results.mode} search · {len(results.hits)} results · {results.took_ms:.0f} ms",
+        show_lines=True,
+    )
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("document")
+    table.add_column("snippet", ratio=3)
+    for rank, hit in enumerate(results.hits, start=offset + 1):
+        title = escape(hit.title or "(untitled)")
+        table.add_row(
+            str(rank),
+            f"{hit.score:.3f}",
+            f"[bold]{title}[/]\n{escape(hit.url)}\n[dim]doc {hit.document_id} · {escape(hit.source)}[/]",
+            _marked(hit.snippet),
+        )
+    console.print(table)
+    if results.next_offset is not None:
+        console.print(f"[dim]more: --offset {results.next_offset}[/]")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+@eval_app.command("search")
+def eval_search(
+    queries: Path | None = typer.Option(None, help='JSONL: {"id": …, "query": …} per line.'),
+    qrels: Path | None = typer.Option(
+        None, help="TREC qrels: QUERY_ID 0 DOC RELEVANCE (DOC: id, URL or path)."
+    ),
+    mode: list[str] = typer.Option([], "--mode", "-m", help="Modes to compare (default: all three)."),
+    source: list[str] = typer.Option([], "--source", "-s", help="Only this source (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """nDCG@10, recall@10/100 and MRR per search mode. Without files: the bundled demo-site dev set."""
+    from harvest.search.engine import Searcher
+    from harvest.search.evaluation import DEVSET_DIR, evaluate, load_qrels, load_queries
+
+    query_file = queries or DEVSET_DIR / "queries.jsonl"
+    qrels_file = qrels or DEVSET_DIR / "qrels.tsv"
+    loaded_queries, loaded_qrels = load_queries(query_file), load_qrels(qrels_file)
+    modes = [_mode(m) for m in mode] or list(MODES)
+    scores = evaluate(
+        Searcher(settings()), loaded_queries, loaded_qrels, modes, filters=Filters(sources=tuple(source))
+    )
+    if as_json:
+        console.print_json(json.dumps({s.mode: s.means for s in scores}))
+        return
+    table = Table(title=f"search quality · {scores[0].queries} queries · {escape(str(query_file))}")
+    table.add_column("mode")
+    for label in scores[0].means:
+        table.add_column(label, justify="right")
+    for score in scores:
+        table.add_row(score.mode, *(f"{value:.3f}" for value in score.means.values()))
+    console.print(table)
+
+
+@api_app.command("serve")
+def api_serve(
+    host: str | None = typer.Option(None, help="Address (default HARVEST_API_HOST)."),
+    port: int | None = typer.Option(None, min=1, max=65535, help="Port (default HARVEST_API_PORT)."),
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from harvest.api.app import create_app
+
+    current = settings()
+    bind_host, bind_port = host or current.api_host, port or current.api_port
+    app = create_app(current)
+    console.print(f"Harvest API on http://{bind_host}:{bind_port} (docs: /docs)")
+    uvicorn.run(app, host=bind_host, port=bind_port, log_level=current.log_level.lower())
