@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_public_reads: bool = False
     api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    worker_heartbeat_s: float = Field(default=10.0, gt=0, le=600)
+    worker_stalled_after_s: float = Field(default=60.0, gt=0, le=86_400)
+    job_max_attempts: int = Field(default=3, ge=1, le=20)
+    job_retry_wait_s: float = Field(default=5.0, ge=0, le=3600)
+    update_all_schedule: str | None = None
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod
@@ -92,6 +98,17 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("update_all_schedule")
+    @classmethod
+    def _check_schedule(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError("must be a cron expression such as '0 3 * * *' (daily at 03:00)")
         return value
 
     @field_validator("crawl_allowed_hosts")

@@ -201,3 +201,27 @@ def test_a_real_server_answers_over_http(corpus: Settings) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_post_search_with_a_vector_of_ones_own(client: TestClient, corpus: Settings) -> None:
+    from sqlalchemy import text
+
+    from harvest.db.engine import get_engine
+
+    with get_engine(corpus).connect() as conn:
+        vector = conn.execute(
+            text(
+                "SELECT e.embedding::text FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id "
+                "JOIN documents d ON d.id = c.document_id WHERE d.url LIKE '%/exoplanet-atmosphere' LIMIT 1"
+            )
+        ).scalar_one()
+    values = [float(x) for x in vector.strip("[]").split(",")]
+    found = client.post("/api/search", json={"q": "planet", "mode": "vector", "vector": values}, headers=AUTH)
+    assert found.status_code == 200, found.text
+    assert found.json()["hits"][0]["url"].endswith("/articles/exoplanet-atmosphere")
+    wrong = client.post(
+        "/api/search", json={"q": "planet", "mode": "vector", "vector": [0.1, 0.2]}, headers=AUTH
+    )
+    assert wrong.status_code == 422 and "384" in error_of(wrong)
+    zero = client.post("/api/search", json={"q": "planet", "vector": [0.0] * 384}, headers=AUTH)
+    assert zero.status_code == 422

@@ -13,6 +13,7 @@ from harvest.cli import config as config_commands
 from harvest.cli import crawl as crawl_commands
 from harvest.cli import db as db_commands
 from harvest.cli import embeddings as embeddings_commands
+from harvest.cli import jobs as jobs_commands
 from harvest.cli import process as process_commands
 from harvest.cli import search as search_commands
 from harvest.cli import source as source_commands
@@ -41,6 +42,10 @@ app.add_typer(embeddings_commands.service_app, name="embeddings")
 app.command("search")(search_commands.search)
 app.add_typer(search_commands.eval_app, name="eval")
 app.add_typer(search_commands.api_app, name="api")
+app.command("worker")(jobs_commands.worker)
+app.command("run")(jobs_commands.run)
+app.add_typer(jobs_commands.pipelines_app, name="pipelines")
+app.add_typer(jobs_commands.schedule_app, name="schedule")
 
 
 def _version(value: bool) -> None:

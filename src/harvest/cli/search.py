@@ -23,7 +23,7 @@ api_app = typer.Typer(help="Harvest's HTTP API.", no_args_is_help=True)
 def _mode(value: str) -> Mode:
     if value not in MODES:
         raise InvalidInputError(f"--mode must be one of {', '.join(MODES)}, not {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _date(value: str | None, option: str) -> date | None:

@@ -7,6 +7,7 @@ forwarded by `harvest crawl`) makes Scrapy stop gracefully: what was fetched is 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -151,6 +152,7 @@ def run(run_id: int) -> int:
     process = CrawlerProcess(scrapy_settings(settings, plan))
     crawler = process.create_crawler(HarvestSpider)
     process.crawl(crawler, plan=plan, writer=writer)
+    _watch_parent(crawler)
     status, message = "failed", None
     try:
         process.start()
@@ -166,6 +168,24 @@ def run(run_id: int) -> int:
         finish_run(engine, run_id, status, message)
         raw_store.close()
     return 0 if status == "succeeded" else (130 if status == "cancelled" else 1)
+
+
+def _watch_parent(crawler: Any) -> Any:
+    """Stop the crawl gracefully when the process that started it dies (e.g. a queue worker killed
+    with SIGKILL): what was fetched is stored, and the job's retry starts a fresh run."""
+    from twisted.internet import task as twisted_task
+
+    parent = os.getppid()
+
+    def check() -> None:
+        if os.getppid() != parent:
+            logger.warning("the process that started this crawl is gone; stopping the crawl")
+            watch.stop()
+            crawler.stop()
+
+    watch = twisted_task.LoopingCall(check)
+    watch.start(1.0, now=False)
+    return watch
 
 
 def main() -> None:

@@ -43,6 +43,8 @@ NAMING_CONVENTION = {
 RENDER_MODES = ("static", "browser")
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 PAGE_STATES = ("active", "gone", "failed")
+PIPELINE_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+STAGE_STATUSES = ("pending", "queued", "running", "succeeded", "failed", "cancelled")
 # Headings weigh more than body text in keyword ranking.
 SEARCH_VECTOR_SQL = (
     "setweight(to_tsvector(search_config, coalesce(heading, '')), 'A') || "
@@ -312,3 +314,46 @@ class ChunkEmbedding(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+class PipelineRun(Timestamped, Base):
+    """One run of a source's pipeline (crawl → process → embed) through the task queue."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (CheckConstraint(f"status IN {PIPELINE_STATUSES}", name="status"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    trigger: Mapped[str] = mapped_column(String(32), server_default="manual")  # manual | schedule | api
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    message: Mapped[str | None] = mapped_column(Text)
+
+    stages: Mapped[list[PipelineStage]] = relationship(
+        back_populates="pipeline_run", passive_deletes=True, order_by="PipelineStage.position"
+    )
+
+
+class PipelineStage(Base):
+    """A stage of a pipeline run: its queue job, status, timings, attempts and counts."""
+
+    __tablename__ = "pipeline_stages"
+    __table_args__ = (
+        UniqueConstraint("pipeline_run_id", "stage"),
+        CheckConstraint(f"status IN {STAGE_STATUSES}", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    pipeline_run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    job_id: Mapped[int | None] = mapped_column(BigInteger)  # procrastinate_jobs.id
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    counts: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    message: Mapped[str | None] = mapped_column(Text)
+
+    pipeline_run: Mapped[PipelineRun] = relationship(back_populates="stages")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from harvest.db.engine import get_engine
 from harvest.embeddings.backend import Encoder, get_encoder
 from harvest.embeddings.client import EmbeddingsUnavailableError
 from harvest.embeddings.store import active_model
-from harvest.errors import ConflictError, NotFoundError
+from harvest.errors import ConflictError, InvalidInputError, NotFoundError
 from harvest.search.fusion import reciprocal_rank_fusion
 from harvest.search.keyword import JOINS, highlight_query, keyword_candidates
 from harvest.search.request import MAX_WINDOW, Filters, SearchRequest, check_page
@@ -103,7 +104,11 @@ class Searcher:
                     warnings.append("no embeddings yet: hybrid search used keywords only")
                 else:
                     try:
-                        query_vector = self._encode(model, request.query)
+                        query_vector = (
+                            self._vector_literal(model, request.vector)
+                            if request.vector is not None
+                            else self._encode(model, request.query)
+                        )
                     except EmbeddingsUnavailableError as error:
                         if request.mode == "vector":
                             raise
@@ -114,7 +119,7 @@ class Searcher:
                             conn, model, query_vector, request.filters, depth, ef
                         )
             if request.mode in {"keyword", "hybrid"}:
-                keyword = self._keyword_candidates(conn, request.query, request.filters, depth)
+                keyword = self._keyword_candidates(conn, request.query, request.filters, depth, window)
             ranked = self._rank(request, vector, keyword)
             page = ranked[request.offset : window]
             hits = self._hits(conn, page, request.query)
@@ -228,7 +233,7 @@ class Searcher:
         return candidates
 
     def _keyword_candidates(
-        self, conn: Connection, query: str, filters: Filters, depth: int
+        self, conn: Connection, query: str, filters: Filters, depth: int, min_found: int
     ) -> list[_Candidate]:
         where, params = _filter_sql(filters)
         configs = (
@@ -238,7 +243,7 @@ class Searcher:
         )
         return [
             _Candidate(c.chunk_id, c.document_id, c.score)
-            for c in keyword_candidates(conn, query, configs, where, params, depth)
+            for c in keyword_candidates(conn, query, configs, where, params, depth, min_found)
         ]
 
     def _rank(
@@ -337,7 +342,35 @@ class Searcher:
                 f"the encoder for {model.name!r} returns {vector.shape[0]} dimensions; the stored vectors "
                 f"have {model.dimension}"
             )
-        return "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
+        return self._vector_literal(model, vector.tolist())
+
+    def _vector_literal(self, model: _Model, vector: Sequence[float]) -> str:
+        if len(vector) != model.dimension:
+            raise InvalidInputError(
+                f"the vector has {len(vector)} dimensions; the active model {model.name!r} has "
+                f"{model.dimension}"
+            )
+        return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+    def nearest_chunks(
+        self, vector: Sequence[float], k: int = 10, ef_search: int | None = None
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the k nearest chunks under the active model's HNSW index,
+        without filters or grouping by document (what the search benchmark checks against an exact scan)."""
+        check_page(k, 0)
+        with self.engine.connect() as conn:
+            model = self._model(conn)
+            if model is None:
+                raise ConflictError("no embeddings yet: run `harvest embed` first")
+            found = self._vector_candidates(
+                conn,
+                model,
+                self._vector_literal(model, vector),
+                Filters(),
+                k,
+                ef_search or self.settings.search_ef_search,
+            )
+        return [(c.chunk_id, c.score) for c in found]
 
     def _configs_in_use(self, conn: Connection) -> list[str]:
         cached_at, configs = self._configs

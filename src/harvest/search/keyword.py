@@ -18,17 +18,22 @@ JOINS = (
     "JOIN sources s ON s.id = d.source_id "
     "JOIN pages p ON p.id = d.page_id"
 )
-IDF_SAMPLE_CAP = 20_000  # document frequencies above this are all "very common": counting further is waste
+IDF_SAMPLE_CAP = 2000  # document frequencies above this are all "very common": counting further is waste
 
 _QUERIES = (
     "WITH q AS MATERIALIZED (SELECT cfg::regconfig AS config, websearch_to_tsquery(cfg::regconfig, :q) "
     "AS query FROM unnest(CAST(:configs AS text[])) AS cfg) "
 )
+# Ranking reads every matching chunk's tsvector; a very common word matches a large part of the corpus.
+# At most this many matches (in index order) are ranked per pass: rare-word queries are exact, and for
+# very common words the order among the rest carries little information anyway.
+RANK_CAP = 5000
 _ALL_WORDS = (
-    _QUERIES
-    + "SELECT c.id AS chunk_id, c.document_id, 1.0 + ts_rank_cd(c.search_vector, q.query, 32) AS score "
+    _QUERIES + ", m AS MATERIALIZED (SELECT c.id, c.document_id, c.search_vector, q.query "
     "FROM q JOIN chunks c ON c.search_config = q.config AND c.search_vector @@ q.query "
-    f"{JOINS} WHERE true {{where}} ORDER BY score DESC, c.id LIMIT :depth"
+    f"{JOINS} WHERE true {{where}} LIMIT {RANK_CAP}) "
+    "SELECT id AS chunk_id, document_id, 1.0 + ts_rank_cd(search_vector, query, 32) AS score "
+    "FROM m ORDER BY score DESC, id LIMIT :depth"
 )
 _SOME_WORDS = (
     _QUERIES + ", terms AS MATERIALIZED (SELECT q.config, quote_literal(t.lexeme)::tsquery AS term "
@@ -36,13 +41,15 @@ _SOME_WORDS = (
     "idf AS MATERIALIZED (SELECT terms.config, terms.term, ln(1 + (:total + 0.5) / (0.5 + "
     "(SELECT count(*) FROM (SELECT 1 FROM chunks x WHERE x.search_config = terms.config "
     f"AND x.search_vector @@ terms.term LIMIT {IDF_SAMPLE_CAP}) AS sample))) AS weight FROM terms), "
-    "anyq AS MATERIALIZED (SELECT config, tsquery_or_agg FROM (SELECT config, "
-    "string_agg(term::text, ' | ')::tsquery AS tsquery_or_agg FROM terms GROUP BY config) AS grouped) "
-    "SELECT c.id AS chunk_id, c.document_id, "
-    "(SELECT sum(idf.weight) FROM idf WHERE idf.config = c.search_config AND c.search_vector @@ idf.term) "
-    "+ ts_rank_cd(c.search_vector, anyq.tsquery_or_agg, 32) AS score "
-    "FROM anyq JOIN chunks c ON c.search_config = anyq.config AND c.search_vector @@ anyq.tsquery_or_agg "
-    f"{JOINS} WHERE c.id <> ALL(:seen) {{where}} ORDER BY score DESC, c.id LIMIT :depth"
+    "anyq AS MATERIALIZED (SELECT config, string_agg(term::text, ' | ')::tsquery AS query "
+    "FROM terms GROUP BY config), "
+    "m AS MATERIALIZED (SELECT c.id, c.document_id, c.search_config, c.search_vector, anyq.query "
+    "FROM anyq JOIN chunks c ON c.search_config = anyq.config AND c.search_vector @@ anyq.query "
+    f"{JOINS} WHERE c.id <> ALL(:seen) {{where}} LIMIT {RANK_CAP}) "
+    "SELECT m.id AS chunk_id, m.document_id, "
+    "(SELECT sum(idf.weight) FROM idf WHERE idf.config = m.search_config AND m.search_vector @@ idf.term) "
+    "+ ts_rank_cd(m.search_vector, m.query, 32) AS score "
+    "FROM m ORDER BY score DESC, m.id LIMIT :depth"
 )
 
 
@@ -70,12 +77,15 @@ def keyword_candidates(
     where: list[str],
     params: dict[str, Any],
     depth: int,
+    min_found: int,
 ) -> list[KeywordCandidate]:
+    """Up to `depth` candidates; the some-words pass runs only when the all-words pass found fewer than
+    `min_found` (the page the caller must fill)."""
     conditions = "".join(" AND " + w for w in where)
     values = params | {"q": query, "configs": configs, "depth": depth}
     rows = conn.execute(text(_ALL_WORDS.format(where=conditions)), values).all()
     found = [KeywordCandidate(r.chunk_id, r.document_id, float(r.score)) for r in rows]
-    if len(found) < depth and plain_words(query):
+    if len(found) < min_found and plain_words(query):
         total = conn.execute(
             text("SELECT greatest(reltuples, 1) FROM pg_class WHERE relname = 'chunks'")
         ).scalar()

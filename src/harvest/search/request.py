@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
@@ -59,6 +60,9 @@ class SearchRequest:
     ef_search: int | None = None
     vector_weight: float | None = None
     keyword_weight: float | None = None
+    # a query vector of the active model's dimension: used instead of encoding `query` (callers with
+    # their own embeddings); `query` still drives keyword matching and snippets
+    vector: tuple[float, ...] | None = None
 
     def validated(self, max_query_chars: int) -> SearchRequest:
         query = " ".join(self.query.split())
@@ -79,16 +83,11 @@ class SearchRequest:
         for name, weight in (("vector_weight", self.vector_weight), ("keyword_weight", self.keyword_weight)):
             if weight is not None and not 0 <= weight <= 100:
                 raise InvalidInputError(f"{name} must be between 0 and 100")
-        return SearchRequest(
-            query,
-            self.mode,
-            self.limit,
-            self.offset,
-            self.filters,
-            self.ef_search,
-            self.vector_weight,
-            self.keyword_weight,
-        )
+        if self.vector is not None and (
+            not self.vector or not all(math.isfinite(x) for x in self.vector) or not any(self.vector)
+        ):
+            raise InvalidInputError("vector must be a non-zero list of finite numbers")
+        return replace(self, query=query)
 
 
 def check_page(limit: int, offset: int) -> None:

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 
 from harvest.api.auth import require_read
 from harvest.api.schemas import SearchResponse
@@ -50,5 +51,50 @@ def search(
     )
     found = searcher_of(request).search(
         SearchRequest(q, mode, limit, offset, filters, ef_search, vector_weight, keyword_weight)
+    )
+    return results_json(found)
+
+
+class SearchBody(BaseModel):
+    """The same search as GET, as JSON: for long queries, or a query vector of your own."""
+
+    q: str = Field(description="the query (keyword matching and snippets)")
+    mode: Mode = "hybrid"
+    limit: int = Field(10, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=999)
+    source: list[str] = Field(default_factory=list, max_length=50)
+    language: list[str] = Field(default_factory=list, max_length=20)
+    date_from: date | None = None
+    date_to: date | None = None
+    label: list[str] = Field(default_factory=list, max_length=20)
+    ef_search: int | None = Field(None, ge=1, le=1000)
+    vector_weight: float | None = Field(None, ge=0, le=100)
+    keyword_weight: float | None = Field(None, ge=0, le=100)
+    vector: list[float] | None = Field(
+        None, max_length=8192, description="query vector of the active model (instead of encoding q)"
+    )
+
+
+@router.post("/search", response_model=SearchResponse)
+def search_json(request: Request, body: SearchBody) -> SearchResponse:
+    filters = Filters(
+        sources=tuple(body.source),
+        languages=tuple(body.language),
+        date_from=body.date_from,
+        date_to=body.date_to,
+        labels=tuple(body.label),
+    )
+    found = searcher_of(request).search(
+        SearchRequest(
+            body.q,
+            body.mode,
+            body.limit,
+            body.offset,
+            filters,
+            body.ef_search,
+            body.vector_weight,
+            body.keyword_weight,
+            tuple(body.vector) if body.vector is not None else None,
+        )
     )
     return results_json(found)

@@ -6,13 +6,9 @@ from alembic import context
 from sqlalchemy import Connection
 
 from harvest.db.models import Base
+from harvest.db.schema_scope import include_object
 
 target_metadata = Base.metadata
-
-
-def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    # per-model HNSW indexes are created at run time by the embed stage, not by migrations
-    return not (type_ == "index" and (name or "").startswith("ix_chunk_embeddings_hnsw_"))
 
 
 def run_migrations(connection: Connection) -> None:

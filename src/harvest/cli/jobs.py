@@ -1,0 +1,156 @@
+"""`harvest worker`, `harvest run`, `harvest pipelines list|show|cancel`, `harvest schedule list`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from harvest.cli.context import settings
+from harvest.cli.output import console, escape
+from harvest.db.engine import get_engine
+from harvest.jobs.pipeline import PipelineView, get_pipeline, list_pipelines
+
+pipelines_app = typer.Typer(
+    help="Pipeline runs (crawl → process → embed) on the task queue.", no_args_is_help=True
+)
+schedule_app = typer.Typer(help="When pipelines start by themselves.", no_args_is_help=True)
+
+_STYLE = {"succeeded": "green", "failed": "red", "running": "cyan", "cancelled": "yellow", "queued": "blue"}
+
+
+def worker(
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", "-c", min=1, max=64, help="Jobs at once (default HARVEST_WORKER_CONCURRENCY)."
+    ),
+) -> None:
+    """Run queued jobs until stopped (SIGTERM / Ctrl-C: running jobs finish first)."""
+    from harvest.jobs.worker import run_worker
+
+    current = settings()
+    console.print(f"worker: {concurrency or current.worker_concurrency} job(s) at a time; Ctrl-C stops")
+    asyncio.run(run_worker(current, concurrency or current.worker_concurrency))
+
+
+def _counts(counts: dict[str, object]) -> str:
+    shown = {k: v for k, v in counts.items() if k not in {"skip_reasons", "model", "model_id", "seconds"}}
+    return " ".join(f"{k}={v}" for k, v in shown.items() if v not in (0, None, {}))
+
+
+def pipeline_table(view: PipelineView) -> Table:
+    style = _STYLE.get(view.status, "white")
+    table = Table(
+        title=f"pipeline {view.id} · {escape(view.source)} · [{style}]{view.status}[/]", expand=False
+    )
+    table.add_column("stage")
+    table.add_column("status")
+    table.add_column("tries", justify="right")
+    table.add_column("time", justify="right")
+    table.add_column("counts")
+    for stage in view.stages:
+        table.add_row(
+            stage.stage,
+            f"[{_STYLE.get(stage.status, 'white')}]{stage.status}[/]",
+            str(stage.attempts),
+            f"{stage.elapsed_s:.1f} s" if stage.started_at else "",
+            escape(_counts(stage.counts) + (f"  {stage.message}" if stage.message else "")),
+        )
+    if view.message:
+        table.caption = escape(view.message)
+    return table
+
+
+def wait_for(view: PipelineView, timeout_s: float | None = None) -> PipelineView:
+    """Follow a pipeline run live until it ends; hints when no worker seems to be taking the job."""
+    engine = get_engine(settings())
+    started = time.monotonic()
+    hinted = False
+    with Live(pipeline_table(view), console=console, refresh_per_second=4) as live:
+        while not view.done:
+            time.sleep(0.5)
+            view = get_pipeline(engine, view.id)
+            live.update(pipeline_table(view))
+            waited = time.monotonic() - started
+            if not hinted and waited > 10 and view.status == "queued":
+                hinted = True
+                console.print(
+                    "[yellow]still queued: is a worker running? (`harvest worker` or `harvest up`)[/]"
+                )
+            if timeout_s is not None and waited > timeout_s:
+                break
+    return view
+
+
+def run(
+    source: str = typer.Argument(..., help="The source whose pipeline to run."),
+    wait: bool = typer.Option(False, "--wait", "-w", help="Follow the run live until it ends."),
+) -> None:
+    """Queue the pipeline of a source (crawl → process → embed); workers run it."""
+    from harvest.jobs.pipeline import start_pipeline
+
+    view = start_pipeline(settings(), source)
+    console.print(f"pipeline run {view.id} of {escape(source)}: {view.status}")
+    if wait:
+        view = wait_for(view)
+        if view.status != "succeeded":
+            raise typer.Exit(1)
+
+
+@pipelines_app.command("list")
+def pipelines_list(
+    source: str | None = typer.Option(None, "--source", "-s"), limit: int = typer.Option(20, min=1, max=500)
+) -> None:
+    """Recent pipeline runs."""
+    table = Table()
+    for column in ("id", "source", "status", "trigger", "created", "stages"):
+        table.add_column(column)
+    for view in list_pipelines(get_engine(settings()), source, limit):
+        table.add_row(
+            str(view.id),
+            escape(view.source),
+            f"[{_STYLE.get(view.status, 'white')}]{view.status}[/]",
+            view.trigger,
+            view.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            " → ".join(f"{s.stage}:{s.status}" for s in view.stages),
+        )
+    console.print(table)
+
+
+@pipelines_app.command("show")
+def pipelines_show(run_id: int = typer.Argument(...)) -> None:
+    """One pipeline run, stage by stage."""
+    console.print(pipeline_table(get_pipeline(get_engine(settings()), run_id)))
+
+
+@pipelines_app.command("cancel")
+def pipelines_cancel(run_id: int = typer.Argument(...)) -> None:
+    """Cancel a pipeline run: waiting stages are dropped, a running one stops at its next checkpoint."""
+    from harvest.jobs.pipeline import cancel_pipeline
+
+    console.print(pipeline_table(cancel_pipeline(settings(), run_id)))
+
+
+@schedule_app.command("list")
+def schedule_list() -> None:
+    """Every schedule, when it fires next, and when it last started a pipeline."""
+    from harvest.jobs.schedule import list_schedules
+
+    views = list_schedules(settings())
+    if not views:
+        console.print("no schedules: set one with `harvest source edit NAME --schedule '0 3 * * *'`")
+        return
+    table = Table()
+    for column in ("source", "schedule", "from", "next run (UTC)", "last scheduled run"):
+        table.add_column(column)
+    for view in views:
+        table.add_row(
+            escape(view.source),
+            escape(view.schedule),
+            view.origin,
+            view.next_at.strftime("%Y-%m-%d %H:%M"),
+            view.last_scheduled_run.strftime("%Y-%m-%d %H:%M") if view.last_scheduled_run else "never",
+        )
+    console.print(table)

@@ -1,0 +1,72 @@
+"""Schedules: each source's cron expression, and HARVEST_UPDATE_ALL_SCHEDULE for every source."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from croniter import croniter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from harvest.db.engine import get_engine
+from harvest.db.models import PipelineRun, Source
+from harvest.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    source: str
+    schedule: str
+    origin: str  # "source" or "update-all"
+    next_at: datetime
+    last_scheduled_run: datetime | None
+
+
+def _fires(expression: str, minute: datetime) -> bool:
+    return bool(croniter.match(expression, minute.replace(second=0, microsecond=0)))
+
+
+def due_sources(settings: Settings, minute: datetime) -> list[str]:
+    """Sources whose own schedule, or the update-all schedule, fires at this minute."""
+    with Session(get_engine(settings)) as session:
+        sources = session.execute(select(Source.name, Source.schedule).order_by(Source.name)).all()
+    every = settings.update_all_schedule is not None and _fires(settings.update_all_schedule, minute)
+    return [name for name, schedule in sources if every or (schedule and _fires(schedule, minute))]
+
+
+def fire_schedules(settings: Settings, minute: datetime) -> list[int]:
+    """Start the pipelines due at `minute` (one already waiting or running for a source is kept)."""
+    from harvest.jobs.pipeline import start_pipeline
+
+    started = []
+    for source in due_sources(settings, minute):
+        try:
+            started.append(start_pipeline(settings, source, trigger="schedule").id)
+        except Exception:  # one source's failure must not keep the others from starting
+            logger.exception("schedule: could not start the pipeline of %s", source)
+    return started
+
+
+def list_schedules(settings: Settings, now: datetime | None = None) -> list[ScheduleView]:
+    now = now or datetime.now(UTC)
+    with Session(get_engine(settings)) as session:
+        rows = session.execute(select(Source.id, Source.name, Source.schedule).order_by(Source.name)).all()
+        last = dict(
+            session.execute(
+                select(PipelineRun.source_id, PipelineRun.created_at)
+                .where(PipelineRun.trigger == "schedule")
+                .order_by(PipelineRun.source_id, PipelineRun.created_at.desc())
+                .distinct(PipelineRun.source_id)
+            ).all()
+        )
+    views = []
+    for source_id, name, schedule in rows:
+        for expression, origin in ((schedule, "source"), (settings.update_all_schedule, "update-all")):
+            if expression:
+                next_at = croniter(expression, now).get_next(datetime)
+                views.append(ScheduleView(name, expression, origin, next_at, last.get(source_id)))
+    return views

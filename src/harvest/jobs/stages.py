@@ -1,0 +1,118 @@
+"""What each pipeline stage does when its job runs: the existing stage functions, reporting progress
+into the stage's row and stopping at a checkpoint when the job is cancelled."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from harvest.crawl.runner import run_crawl
+from harvest.crawl.runs import RunView, create_run
+from harvest.db.engine import get_engine
+from harvest.errors import ConflictError, HarvestError
+from harvest.jobs.pipeline import mark_stage
+from harvest.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 1.0
+
+
+class StageCancelled(Exception):
+    """The job was asked to stop (a user cancelled the pipeline)."""
+
+
+class StageInterrupted(Exception):
+    """The worker is shutting down: the job is retried (by this or another worker)."""
+
+
+class StageFailed(HarvestError):
+    """The stage ran but did not succeed (e.g. the crawl process failed)."""
+
+
+class Progress:
+    """Throttled progress writes into the stage's row, and the cancellation checkpoint."""
+
+    def __init__(
+        self, settings: Settings, run_id: int, stage: str, abort: Callable[[], str | None] | None
+    ) -> None:
+        self.engine = get_engine(settings)
+        self.run_id, self.stage, self.abort = run_id, stage, abort
+        self.last = 0.0
+
+    def checkpoint(self) -> None:
+        reason = self.abort() if self.abort else None
+        if reason == "shutdown":
+            raise StageInterrupted("the worker is shutting down")
+        if reason is not None:
+            raise StageCancelled(reason)
+
+    def __call__(self, counts: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY_S:
+            self.last = now
+            mark_stage(self.engine, self.run_id, self.stage, counts=counts)
+        self.checkpoint()
+
+
+def crawl_stage(settings: Settings, source: str, progress: Progress) -> dict[str, Any]:
+    engine = get_engine(settings)
+    # A crawl of this source by a worker that just died may still be closing: wait for it to end.
+    deadline = time.monotonic() + settings.worker_stalled_after_s + 60
+    while True:
+        try:
+            run_id = create_run(engine, source)
+            break
+        except ConflictError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+    stopping = False
+
+    def on_progress(view: RunView) -> None:
+        nonlocal stopping
+        try:
+            progress(view.counts | {"crawl_run": run_id})
+        except (StageCancelled, StageInterrupted):
+            if not stopping:
+                stopping = True
+                raise KeyboardInterrupt from None  # run_crawl stops its crawl process gracefully
+
+    view = run_crawl(settings, source, on_progress=on_progress, run_id=run_id)
+    counts = view.counts | {"crawl_run": run_id}
+    if stopping:
+        progress.checkpoint()  # raises the reason we stopped for
+    if view.status != "succeeded":
+        raise StageFailed(f"crawl run {run_id} {view.status}: {view.message or 'no message'}")
+    return counts
+
+
+def process_stage(settings: Settings, source: str, progress: Progress) -> dict[str, Any]:
+    from harvest.process.runner import process_pending
+
+    report = process_pending(
+        settings, source, on_progress=lambda done, total: progress({"done": done, "total": total})
+    )
+    return asdict(report)
+
+
+def embed_stage(settings: Settings, source: str, progress: Progress) -> dict[str, Any]:
+    from harvest.embeddings.stage import embed_pending
+
+    report = embed_pending(
+        settings,
+        on_progress=lambda done, total, rate: progress(
+            {"done": done, "total": total, "per_s": round(rate, 1)}
+        ),
+    )
+    return asdict(report) | {"per_s": round(report.rate, 1)}
+
+
+STAGE_FUNCTIONS: dict[str, Callable[[Settings, str, Progress], dict[str, Any]]] = {
+    "crawl": crawl_stage,
+    "process": process_stage,
+    "embed": embed_stage,
+}
