@@ -25,9 +25,8 @@ $(VENV)/.dev: $(VENV)/.runtime
 	touch $@
 
 ## demo: set up, start the embedded stack and show its status
-demo: setup
-	$(BIN)/harvest db start
-	$(BIN)/harvest status
+demo: setup chromium
+	$(BIN)/harvest demo $(DEMO_ARGS)
 
 ## test: set up with dev tools, lint, type-check and run the whole suite
 test: setup-dev lint chromium

@@ -104,6 +104,18 @@ def db_settings(pg_server: ServerState, pg_template: str, pg_data_dir: Path) -> 
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def fresh_db_settings(pg_server: ServerState, pg_template: str, pg_data_dir: Path) -> Iterator[Settings]:
+    """Like db_settings, but a database of this test's own."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with _admin(pg_server) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    yield make_settings(data_dir=pg_data_dir, database_name=name)
+    dispose_engines()
+    with _admin(pg_server) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 # -- MongoDB (wire protocol) -------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def mongo_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -17,6 +17,7 @@ from harvest.cli import jobs as jobs_commands
 from harvest.cli import process as process_commands
 from harvest.cli import search as search_commands
 from harvest.cli import source as source_commands
+from harvest.cli import up as up_commands
 from harvest.cli.context import settings
 from harvest.cli.output import console, error_line
 from harvest.errors import HarvestError
@@ -46,6 +47,8 @@ app.command("worker")(jobs_commands.worker)
 app.command("run")(jobs_commands.run)
 app.add_typer(jobs_commands.pipelines_app, name="pipelines")
 app.add_typer(jobs_commands.schedule_app, name="schedule")
+app.command("up")(up_commands.up)
+app.command("demo")(up_commands.demo)
 
 
 def _version(value: bool) -> None:

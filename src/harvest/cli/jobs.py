@@ -13,6 +13,7 @@ from harvest.cli.context import settings
 from harvest.cli.output import console, escape
 from harvest.db.engine import get_engine
 from harvest.jobs.pipeline import PipelineView, get_pipeline, list_pipelines
+from harvest.settings import Settings
 
 pipelines_app = typer.Typer(
     help="Pipeline runs (crawl → process → embed) on the task queue.", no_args_is_help=True
@@ -63,9 +64,11 @@ def pipeline_table(view: PipelineView) -> Table:
     return table
 
 
-def wait_for(view: PipelineView, timeout_s: float | None = None) -> PipelineView:
+def wait_for(
+    view: PipelineView, timeout_s: float | None = None, current: Settings | None = None
+) -> PipelineView:
     """Follow a pipeline run live until it ends; hints when no worker seems to be taking the job."""
-    engine = get_engine(settings())
+    engine = get_engine(current or settings())
     started = time.monotonic()
     hinted = False
     with Live(pipeline_table(view), console=console, refresh_per_second=4) as live:

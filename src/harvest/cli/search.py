@@ -6,7 +6,7 @@ import json
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -15,6 +15,9 @@ from harvest.cli.context import settings
 from harvest.cli.output import console, escape
 from harvest.errors import InvalidInputError
 from harvest.search.request import MODES, Filters, Mode, SearchRequest
+
+if TYPE_CHECKING:
+    from harvest.search.engine import SearchResults
 
 eval_app = typer.Typer(help="Measure quality on labelled data.", no_args_is_help=True)
 api_app = typer.Typer(help="Harvest's HTTP API.", no_args_is_help=True)
@@ -78,6 +81,11 @@ def search(
 
         console.print_json(json.dumps(asdict(results), default=_json_default))
         return
+    print_results(results)
+
+
+def print_results(results: SearchResults) -> None:
+    offset = results.offset
     for warning in results.warnings:
         console.print(f"[yellow]note:[/] {escape(warning)}")
     if not results.hits:

@@ -48,9 +48,12 @@ def run_crawl(
         interrupts = 0
         while True:
             try:
-                code = worker.wait(timeout=POLL_INTERVAL_S)
-                break
-            except subprocess.TimeoutExpired:
+                try:
+                    code = worker.wait(timeout=POLL_INTERVAL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                # outside the `except` above, so a Ctrl-C (or a cancel) raised while reporting is caught
                 if on_progress is not None:
                     on_progress(get_run(engine, run_id, error_limit=0))
             except KeyboardInterrupt:

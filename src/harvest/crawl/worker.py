@@ -173,6 +173,7 @@ def run(run_id: int) -> int:
 def _watch_parent(crawler: Any) -> Any:
     """Stop the crawl gracefully when the process that started it dies (e.g. a queue worker killed
     with SIGKILL): what was fetched is stored, and the job's retry starts a fresh run."""
+    from scrapy.utils.defer import deferred_from_coro
     from twisted.internet import task as twisted_task
 
     parent = os.getppid()
@@ -181,7 +182,7 @@ def _watch_parent(crawler: Any) -> Any:
         if os.getppid() != parent:
             logger.warning("the process that started this crawl is gone; stopping the crawl")
             watch.stop()
-            crawler.stop()
+            deferred_from_coro(crawler.stop_async())
 
     watch = twisted_task.LoopingCall(check)
     watch.start(1.0, now=False)

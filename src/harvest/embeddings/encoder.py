@@ -55,6 +55,9 @@ class TorchEncoder:
             raise ConfigError("HARVEST_EMBEDDING_DEVICE=cuda but PyTorch sees no CUDA device")
         if self.device == "cpu" and threads:
             torch.set_num_threads(threads)
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call] # a weights-loading bar on every start is noise
         path = model_dir(name)
         try:
             self.model = SentenceTransformer(str(path), device=self.device)

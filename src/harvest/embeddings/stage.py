@@ -13,9 +13,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Engine, select, text
 
 from harvest.db.engine import get_engine
+from harvest.db.models import EmbeddingModel
 from harvest.embeddings.backend import get_encoder
 from harvest.embeddings.store import count_pending, pending_chunks, register_model, write_vectors
 from harvest.errors import ConflictError
@@ -47,6 +48,9 @@ def embed_pending(
 ) -> EmbedReport:
     """Embed every chunk without a vector for `model` (default: HARVEST_EMBEDDING_MODEL)."""
     engine = get_engine(settings)
+    known = _registered(engine, settings, model)
+    if known is not None and count_pending(engine, known[0]) == 0:
+        return EmbedReport(model=known[1], model_id=known[0])  # nothing new: no need to load the model
     encoder = get_encoder(settings, model)
     report = EmbedReport(model=encoder.name)
     report.model_id = register_model(
@@ -93,3 +97,15 @@ def embed_pending(
     if report.truncated:
         logger.warning("inputs truncated to the model's token limit", extra={"count": report.truncated})
     return report
+
+
+def _registered(engine: Engine, settings: Settings, model: str | None) -> tuple[int, str] | None:
+    """(id, name) of the model this run would write, if it is registered already."""
+    from harvest.embeddings.onnx_encoder import INT8_SUFFIX
+
+    name = model or settings.embedding_model
+    if settings.embedding_backend == "onnx-int8" and not name.endswith(INT8_SUFFIX):
+        name += INT8_SUFFIX
+    with engine.connect() as conn:
+        found = conn.execute(select(EmbeddingModel.id).where(EmbeddingModel.name == name)).scalar()
+    return None if found is None else (int(found), name)

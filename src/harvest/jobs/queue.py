@@ -16,6 +16,8 @@ from harvest.errors import ConflictError
 from harvest.settings import Settings
 
 app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=["harvest.jobs.tasks"])
+
+
 class _WorkerProcess:
     active = False  # set by harvest.jobs.worker while a worker runs in this process
 

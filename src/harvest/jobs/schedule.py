@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from croniter import croniter
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from harvest.db.engine import get_engine
@@ -60,7 +61,7 @@ def list_schedules(settings: Settings, now: datetime | None = None) -> list[Sche
                 select(PipelineRun.source_id, PipelineRun.created_at)
                 .where(PipelineRun.trigger == "schedule")
                 .order_by(PipelineRun.source_id, PipelineRun.created_at.desc())
-                .distinct(PipelineRun.source_id)
+                .ext(distinct_on(PipelineRun.source_id))
             ).all()
         )
     views = []

@@ -19,6 +19,9 @@ MIN_TEXT_CHARS = 25
 DATE_PARAMS = {"extensive_search": False, "original_date": True}
 MIN_SENTENCE_WORDS = 7
 MIN_WORDS_WITHOUT_PROSE = 60
+MAX_LINK_SHARE = 0.5  # above: the page's text is mostly links
+MIN_ANCHOR_CHARS = 12  # shorter link texts ("Home", "More") also occur inside prose
+MAX_LINK_SCAN_CHARS = 500_000
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ def extract_page(
         return Skipped("no text content (markup only)")
     if not has_prose(text):
         return Skipped("no main text: navigation or boilerplate only")
+    if link_share(text, html) > MAX_LINK_SHARE:
+        return Skipped("a list of links (an index or navigation page), not a document")
     result = Extraction(
         text=text,
         title=_clean(getattr(document, "title", None)),
@@ -113,6 +118,29 @@ def extract_page(
         meta=meta | {"extractor": extractor},
     )
     return _finish(result, max_chars)
+
+
+_ANCHOR = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def link_share(text: str, html: str) -> float:
+    """The share of the extracted text's characters that are link texts of the page: close to 1 for
+    home, section and tag pages (titles linking elsewhere), low for articles."""
+    anchors = {
+        " ".join(_TAG.sub(" ", match).split()) for match in _ANCHOR.findall(html[:MAX_LINK_SCAN_CHARS])
+    }
+    anchors = {a for a in anchors if len(a) >= MIN_ANCHOR_CHARS}
+    if not anchors:
+        return 0.0
+    total = linked = 0
+    for line in text.splitlines():
+        words = " ".join(line.split())
+        if not words:
+            continue
+        total += len(words)
+        linked += min(len(words), sum(len(a) for a in anchors if a in words))
+    return linked / total if total else 0.0
 
 
 def has_prose(text: str) -> bool:

@@ -1,0 +1,73 @@
+"""`harvest up` (database + API + workers + scheduler) and `harvest demo` (the main job, end to end)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import typer
+
+from harvest.cli.context import settings
+from harvest.cli.output import console, escape
+from harvest.errors import StoreUnavailableError
+from harvest.settings import Settings
+from harvest.stack import Stack
+
+
+def _wait_for_api(current: Settings, port: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise StoreUnavailableError(f"the API did not answer on port {port} within {timeout_s:.0f} s")
+
+
+def up(
+    workers: int = typer.Option(1, "--workers", "-w", min=0, max=32, help="Worker processes to run."),
+    port: int | None = typer.Option(None, min=1, max=65535, help="API port (default HARVEST_API_PORT)."),
+    api: bool = typer.Option(True, "--api/--no-api", help="Serve the HTTP API."),
+) -> None:
+    """Everything a one-machine install needs: the embedded database, the API, workers and the scheduler
+    (inside the workers), one log stream; Ctrl-C stops it all cleanly."""
+    from harvest.db.engine import describe_url, get_engine
+
+    current = settings()
+    engine = get_engine(current)  # starts and migrates the embedded database before the children need it
+    stack = Stack(current)
+    try:
+        serve(current, stack, workers=workers, port=port, api=api)
+        console.print(f"database: {escape(describe_url(engine.url))}")
+        console.print("[bold]harvest is up[/]; Ctrl-C stops it")
+        code = stack.wait()
+    finally:
+        stack.stop()
+    raise typer.Exit(code)
+
+
+def serve(current: Settings, stack: Stack, *, workers: int, port: int | None, api: bool) -> None:
+    api_port = port or current.api_port
+    if workers:
+        stack.start_workers(workers)
+    if api:
+        stack.start_api(api_port)
+        _wait_for_api(current, api_port)
+        console.print(f"API: http://127.0.0.1:{api_port}/api  (docs: http://127.0.0.1:{api_port}/docs)")
+
+
+def demo(
+    serve_after: bool = typer.Option(
+        True, "--serve/--no-serve", help="Keep the API (and the demo site) up afterwards until Ctrl-C."
+    ),
+    site_port: int = typer.Option(8765, min=1, max=65535, help="Port of the bundled demo site."),
+    port: int | None = typer.Option(None, min=1, max=65535, help="API port (default HARVEST_API_PORT)."),
+) -> None:
+    """The main job: serve the bundled demo site on 127.0.0.1, register it as a source, run its whole
+    pipeline through the queue (crawl → process → embed) with live progress, print search results, then
+    keep `harvest up` serving until Ctrl-C (or exit with --no-serve)."""
+    from harvest.demo.runner import run_demo
+
+    raise typer.Exit(run_demo(settings(), serve_after=serve_after, site_port=site_port, api_port=port))
