@@ -225,3 +225,19 @@ def test_post_search_with_a_vector_of_ones_own(client: TestClient, corpus: Setti
     assert wrong.status_code == 422 and "384" in error_of(wrong)
     zero = client.post("/api/search", json={"q": "planet", "vector": [0.0] * 384}, headers=AUTH)
     assert zero.status_code == 422
+
+
+def test_pipelines_are_queued_listed_and_cancelled(client: TestClient) -> None:
+    assert client.post("/api/sources/demo/run").status_code == 401
+    started = client.post("/api/sources/demo/run", headers=AUTH)
+    assert started.status_code == 202, started.text
+    run = started.json()
+    assert run["status"] == "queued" and [s["stage"] for s in run["stages"]] == ["crawl", "process", "embed"]
+    assert client.post("/api/sources/demo/run", headers=AUTH).json()["id"] == run["id"]  # one at a time
+    listed = client.get("/api/pipelines", params={"source": "demo"}, headers=AUTH).json()
+    assert listed[0]["id"] == run["id"]
+    cancelled = client.post(f"/api/pipelines/{run['id']}/cancel", headers=AUTH)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    again = client.post(f"/api/pipelines/{run['id']}/cancel", headers=AUTH)
+    assert again.status_code == 422 and "already ended" in error_of(again)
+    assert client.get("/api/pipelines/99999", headers=AUTH).status_code == 404
