@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, ge=1, le=20)
     job_retry_wait_s: float = Field(default=5.0, ge=0, le=3600)
     update_all_schedule: str | None = None
+    entity_threshold: float = Field(default=88.0, ge=50, le=100)
+    entity_type_thresholds: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
+    entity_resolve_threshold: float = Field(default=0.85, ge=0.5, le=1.0)
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod
@@ -109,6 +112,30 @@ class Settings(BaseSettings):
 
         if not croniter.is_valid(value):
             raise ValueError("must be a cron expression such as '0 3 * * *' (daily at 03:00)")
+        return value
+
+    @field_validator("entity_type_thresholds", mode="before")
+    @classmethod
+    def _parse_thresholds(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("{"):
+            import json
+
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError("is not TYPE=SCORE pairs or a JSON object") from None
+        if isinstance(value, str):
+            pairs = [part.strip() for part in value.split(",") if part.strip()]
+            parsed: dict[str, float] = {}
+            for pair in pairs:
+                name, sep, number = pair.partition("=")
+                try:
+                    parsed[name.strip()] = float(number)
+                except ValueError:
+                    raise ValueError(f"{pair!r} is not TYPE=SCORE (e.g. person=92,product=85)") from None
+                if not sep or not name.strip():
+                    raise ValueError(f"{pair!r} is not TYPE=SCORE (e.g. person=92,product=85)")
+            return parsed
         return value
 
     @field_validator("crawl_allowed_hosts")

@@ -13,6 +13,7 @@ from harvest.cli import config as config_commands
 from harvest.cli import crawl as crawl_commands
 from harvest.cli import db as db_commands
 from harvest.cli import embeddings as embeddings_commands
+from harvest.cli import entities as entities_commands
 from harvest.cli import jobs as jobs_commands
 from harvest.cli import process as process_commands
 from harvest.cli import search as search_commands
@@ -47,6 +48,7 @@ app.command("worker")(jobs_commands.worker)
 app.command("run")(jobs_commands.run)
 app.add_typer(jobs_commands.pipelines_app, name="pipelines")
 app.add_typer(jobs_commands.schedule_app, name="schedule")
+app.add_typer(entities_commands.app, name="entities")
 app.command("up")(up_commands.up)
 app.command("demo")(up_commands.demo)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import typer
 from rich.live import Live
@@ -12,11 +13,12 @@ from rich.table import Table
 from harvest.cli.context import settings
 from harvest.cli.output import console, escape
 from harvest.db.engine import get_engine
+from harvest.errors import StoreUnavailableError
 from harvest.jobs.pipeline import PipelineView, get_pipeline, list_pipelines
 from harvest.settings import Settings
 
 pipelines_app = typer.Typer(
-    help="Pipeline runs (crawl → process → embed) on the task queue.", no_args_is_help=True
+    help="Pipeline runs (crawl → process → entities → embed) on the task queue.", no_args_is_help=True
 )
 schedule_app = typer.Typer(help="When pipelines start by themselves.", no_args_is_help=True)
 
@@ -65,7 +67,10 @@ def pipeline_table(view: PipelineView) -> Table:
 
 
 def wait_for(
-    view: PipelineView, timeout_s: float | None = None, current: Settings | None = None
+    view: PipelineView,
+    timeout_s: float | None = None,
+    current: Settings | None = None,
+    workers_alive: Callable[[], bool] | None = None,
 ) -> PipelineView:
     """Follow a pipeline run live until it ends; hints when no worker seems to be taking the job."""
     engine = get_engine(current or settings())
@@ -84,6 +89,8 @@ def wait_for(
                 )
             if timeout_s is not None and waited > timeout_s:
                 break
+            if workers_alive is not None and not workers_alive():
+                raise StoreUnavailableError("the worker running this pipeline stopped; see its log")
     return view
 
 
@@ -91,7 +98,7 @@ def run(
     source: str = typer.Argument(..., help="The source whose pipeline to run."),
     wait: bool = typer.Option(False, "--wait", "-w", help="Follow the run live until it ends."),
 ) -> None:
-    """Queue the pipeline of a source (crawl → process → embed); workers run it."""
+    """Queue the pipeline of a source (crawl → process → entities → embed); workers run it."""
     from harvest.jobs.pipeline import start_pipeline
 
     view = start_pipeline(settings(), source)

@@ -65,9 +65,10 @@ def demo(
     site_port: int = typer.Option(8765, min=1, max=65535, help="Port of the bundled demo site."),
     port: int | None = typer.Option(None, min=1, max=65535, help="API port (default HARVEST_API_PORT)."),
 ) -> None:
-    """The main job: serve the bundled demo site on 127.0.0.1, register it as a source, run its whole
-    pipeline through the queue (crawl → process → embed) with live progress, print search results, then
-    keep `harvest up` serving until Ctrl-C (or exit with --no-serve)."""
+    """The main job: serve the bundled demo site on 127.0.0.1, register it as a source with an entity
+    catalog, run its whole pipeline through the queue (crawl → process → entities → embed) with live
+    progress, print search results and entity links, then keep `harvest up` serving until Ctrl-C (or
+    exit with --no-serve)."""
     from harvest.demo.runner import run_demo
 
     raise typer.Exit(run_demo(settings(), serve_after=serve_after, site_port=site_port, api_port=port))

@@ -106,10 +106,20 @@ class SourceSpec(BaseModel):
     @field_validator("extraction")
     @classmethod
     def _extraction(cls, value: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(value) - {"fields"}
+        unknown = set(value) - {"fields", "entities"}
         if unknown:
-            raise ValueError(f"unknown extraction keys {sorted(unknown)}; use 'fields'")
+            raise ValueError(f"unknown extraction keys {sorted(unknown)}; use 'fields' (and 'entities')")
         fields = value.get("fields", {})
+        entities = value.get("entities", {})
+        if not isinstance(entities, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in entities.items()
+        ):
+            raise ValueError(
+                "extraction.entities must map field names to entity types, e.g. {brand: organization}"
+            )
+        missing = sorted(set(entities) - set(fields if isinstance(fields, dict) else {}))
+        if missing:
+            raise ValueError(f"extraction.entities names fields that are not extracted: {missing}")
         if not isinstance(fields, dict):
             raise ValueError("extraction.fields must map field names to {css: …} or {xpath: …}")
         from parsel import Selector

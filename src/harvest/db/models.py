@@ -45,6 +45,9 @@ RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interr
 PAGE_STATES = ("active", "gone", "failed")
 PIPELINE_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 STAGE_STATUSES = ("pending", "queued", "running", "succeeded", "failed", "cancelled")
+ENTITY_ORIGINS = ("import", "field", "candidate")
+LINK_KINDS = ("merge", "split")
+CANDIDATE_STATUSES = ("new", "accepted", "rejected")
 # Headings weigh more than body text in keyword ranking.
 SEARCH_VECTOR_SQL = (
     "setweight(to_tsvector(search_config, coalesce(heading, '')), 'A') || "
@@ -317,7 +320,7 @@ class ChunkEmbedding(Base):
 
 
 class PipelineRun(Timestamped, Base):
-    """One run of a source's pipeline (crawl → process → embed) through the task queue."""
+    """One run of a source's pipeline (crawl → process → entities → embed) through the task queue."""
 
     __tablename__ = "pipeline_runs"
     __table_args__ = (CheckConstraint(f"status IN {PIPELINE_STATUSES}", name="status"),)
@@ -357,3 +360,113 @@ class PipelineStage(Base):
     message: Mapped[str | None] = mapped_column(Text)
 
     pipeline_run: Mapped[PipelineRun] = relationship(back_populates="stages")
+
+
+class Entity(Timestamped, Base):
+    """A known thing (organisation, person, product, place, or a type of the user's), with attributes.
+    `cluster_id` is the entity that resolution found it to be the same as (itself when alone)."""
+
+    __tablename__ = "entities"
+    __table_args__ = (
+        UniqueConstraint("type", "external_id"),
+        CheckConstraint(f"origin IN {ENTITY_ORIGINS}", name="origin"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(String(50), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    origin: Mapped[str] = mapped_column(String(16), server_default="import")
+    cluster_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EntityAlias(Base):
+    """A name an entity goes by; `normalized` is what matching compares (see entities.normalize)."""
+
+    __tablename__ = "entity_aliases"
+    __table_args__ = (
+        UniqueConstraint("entity_id", "normalized"),
+        Index(
+            "ix_entity_aliases_normalized_trgm",
+            "normalized",
+            postgresql_using="gin",
+            postgresql_ops={"normalized": "gin_trgm_ops"},
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(Text)
+    normalized: Mapped[str] = mapped_column(Text)
+
+
+class EntityMention(Base):
+    """An entity found in a chunk: where, as what text, how sure."""
+
+    __tablename__ = "entity_mentions"
+    __table_args__ = (UniqueConstraint("chunk_id", "start", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    chunk_id: Mapped[str] = mapped_column(ForeignKey("chunks.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"), index=True)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    surface: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column()
+    ambiguous: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class EntityScan(Base):
+    """Which chunks were scanned against which version of the catalog (extraction is incremental)."""
+
+    __tablename__ = "entity_scans"
+
+    chunk_id: Mapped[str] = mapped_column(ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True)
+    catalog_version: Mapped[int] = mapped_column(BigInteger)
+
+
+class EntityMatch(Base):
+    """A pair resolution scored above its threshold (kept, so a rerun only compares new entities)."""
+
+    __tablename__ = "entity_matches"
+
+    entity_a: Mapped[int] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True)
+    entity_b: Mapped[int] = mapped_column(
+        ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    score: Mapped[float] = mapped_column()
+
+
+class EntityLink(Base):
+    """A person's decision, kept across reruns: these two are the same (merge) or not (split)."""
+
+    __tablename__ = "entity_links"
+    __table_args__ = (
+        UniqueConstraint("entity_a", "entity_b"),
+        CheckConstraint(f"kind IN {LINK_KINDS}", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    entity_a: Mapped[int] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"))
+    entity_b: Mapped[int] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class EntityCandidate(Timestamped, Base):
+    """A recurring name that matches no entity: proposed for review."""
+
+    __tablename__ = "entity_candidates"
+    __table_args__ = (CheckConstraint(f"status IN {CANDIDATE_STATUSES}", name="status"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    normalized: Mapped[str] = mapped_column(Text, unique=True)
+    surface: Mapped[str] = mapped_column(Text)
+    mentions: Mapped[int] = mapped_column(Integer, server_default="0")
+    documents: Mapped[int] = mapped_column(Integer, server_default="0")
+    status: Mapped[str] = mapped_column(String(16), server_default="new")

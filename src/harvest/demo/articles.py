@@ -282,6 +282,8 @@ ARTICLES: tuple[Article, ...] = (
             "mechanical recycling cannot supply.",
             "Environmental groups say the process uses a lot of energy and that reducing plastic use would "
             "do more. ACME Corporation says the plant diverts forty thousand tonnes from incinerators.",
+            "A spokesperson for Acmee Corp said a second plant near Hamburg is planned once the first has "
+            "run for a year.",
         ),
     ),
     Article(

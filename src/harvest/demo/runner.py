@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 from sqlalchemy import func, select, text
 
@@ -13,10 +14,13 @@ from harvest.db.engine import get_engine
 from harvest.db.models import Chunk, Document, Page, Source
 from harvest.demo.articles import ARTICLES
 from harvest.demo.site import DemoSite, demo_source_spec
-from harvest.errors import ConflictError
+from harvest.entities.catalog import import_records, read_records
+from harvest.errors import ConflictError, StoreUnavailableError
 from harvest.settings import Settings
 from harvest.stack import Stack
 
+CATALOG = Path(__file__).resolve().parent / "catalog.csv"
+DEMO_ENTITIES = ("Acme Corporation", "Globex Industries", "Initech")
 DEMO_QUERIES = (
     "how do cities keep honeybees",
     "storing renewable electricity",
@@ -45,13 +49,54 @@ def demo_counts(settings: Settings, source: str = "demo") -> dict[str, int]:
             ),
             {"s": source_id},
         ).scalar_one()
+        entities = conn.execute(
+            text(
+                "SELECT count(DISTINCT e.cluster_id) FROM entity_mentions m "
+                "JOIN entities e ON e.id = m.entity_id JOIN documents d ON d.id = m.document_id "
+                "WHERE d.source_id = :s"
+            ),
+            {"s": source_id},
+        ).scalar_one()
     return {
         "pages": int(pages),
         "documents": int(documents),
         "chunks": int(chunks),
         "vectors": int(vectors),
-        "entities": 0,
+        "entities": int(entities),
     }
+
+
+def print_entity_links(settings: Settings) -> None:
+    """Each demo organisation's mentions (however written) and what it appears with."""
+    from rich.table import Table
+
+    from harvest.entities.service import find_entity
+
+    table = Table(title="entities found in the text, resolved and linked")
+    for column in ("entity", "written as", "mentions", "appears with"):
+        table.add_column(column)
+    for name in DEMO_ENTITIES:
+        view = find_entity(settings, name)
+        with get_engine(settings).connect() as conn:
+            written = (
+                conn.execute(
+                    text(
+                        "SELECT DISTINCT m.surface FROM entity_mentions m "
+                        "JOIN entities e ON e.id = m.entity_id "
+                        "WHERE e.cluster_id = :c ORDER BY 1"
+                    ),
+                    {"c": view.id},
+                )
+                .scalars()
+                .all()
+            )
+        table.add_row(
+            escape(view.name),
+            escape(" / ".join(written)),
+            f"{view.mentions} in {view.documents} docs",
+            escape(", ".join(r["name"] for r in view.related[:4])),
+        )
+    console.print(table)
 
 
 def run_demo(settings: Settings, *, serve_after: bool, site_port: int, api_port: int | None) -> int:
@@ -87,10 +132,19 @@ def run_demo(settings: Settings, *, serve_after: bool, site_port: int, api_port:
         )
         result = apply_sources(engine, [parse_spec(demo_source_spec(site.base))])
         console.print(f"source 'demo': {'registered' if result.created else 'already registered'}")
+        imported = import_records(engine, read_records(CATALOG), None)
+        console.print(
+            f"entity catalog: {imported.created} new, {imported.updated} known organisations, people "
+            "and places"
+        )
         serve(settings, stack, workers=1, port=None, api=False)
         console.print(f"a worker runs the queue (its log: {escape(str(log_path))})")
         view = start_pipeline(settings, "demo", trigger="demo")
-        view = wait_for(view, current=settings)
+        try:
+            view = wait_for(view, current=settings, workers_alive=lambda: stack.exited() is None)
+        except StoreUnavailableError:
+            console.print(f"[red]the demo's worker stopped[/]; its log: {escape(str(log_path))}")
+            return 1
         if view.status != "succeeded":
             console.print(pipeline_table(view))
             console.print(f"[red]the demo pipeline {view.status}[/]; see {escape(str(log_path))}")
@@ -98,6 +152,7 @@ def run_demo(settings: Settings, *, serve_after: bool, site_port: int, api_port:
         searcher = Searcher(settings)
         for query in DEMO_QUERIES:
             print_results(searcher.search(SearchRequest(query, "hybrid", limit=3)))
+        print_entity_links(settings)
         counts = demo_counts(settings)
         if serve_after:
             serve(settings, stack, workers=0, port=api_port, api=True)

@@ -18,7 +18,7 @@ from harvest.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-STAGES: tuple[str, ...] = ("crawl", "process", "embed")
+STAGES: tuple[str, ...] = ("crawl", "process", "entities", "embed")
 STAGE_TASK = "harvest.stage"
 LIVE = ("queued", "running")
 
@@ -59,8 +59,8 @@ class PipelineView:
 
 
 def stage_lock(stage: str, source: str) -> str:
-    """Jobs sharing a lock never run at the same time: one crawl per source; processing and embedding
-    one at a time (each works on every source's new items and holds a database-wide lock anyway)."""
+    """Jobs sharing a lock never run at the same time: one crawl per source; processing, entities and
+    embedding one at a time (each works on every source's new items)."""
     return f"crawl:{source}" if stage == "crawl" else stage
 
 

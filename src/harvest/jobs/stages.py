@@ -111,8 +111,25 @@ def embed_stage(settings: Settings, source: str, progress: Progress) -> dict[str
     return asdict(report) | {"per_s": round(report.rate, 1)}
 
 
+def entities_stage(settings: Settings, source: str, progress: Progress) -> dict[str, Any]:
+    from harvest.entities.service import extract_mentions, resolve_entities
+
+    resolved = resolve_entities(settings)  # new catalog entries first, so mentions land in their clusters
+    report = extract_mentions(
+        settings, on_progress=lambda done, total: progress({"done": done, "total": total})
+    )
+    return {
+        "chunks": report.chunks,
+        "mentions": report.mentions,
+        "candidates": report.candidates,
+        "from_fields": report.fed_entities,
+        "clusters": resolved.clusters,
+    }
+
+
 STAGE_FUNCTIONS: dict[str, Callable[[Settings, str, Progress], dict[str, Any]]] = {
     "crawl": crawl_stage,
     "process": process_stage,
+    "entities": entities_stage,
     "embed": embed_stage,
 }

@@ -45,7 +45,7 @@ def pipeline_json(view: PipelineView) -> dict[str, Any]:
 def run_source(
     request: Request, name: Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")]
 ) -> dict[str, Any]:
-    """Queue the source's pipeline (crawl → process → embed); the one already waiting is returned."""
+    """Queue the source's pipeline (crawl → process → entities → embed), or return the waiting one."""
     return pipeline_json(start_pipeline(settings_of(request), name, trigger="api"))
 
 
