@@ -9,8 +9,11 @@ from harvest.crawl.runner import run_crawl
 from harvest.crawl.sources import apply_sources
 from harvest.crawl.spec import parse_spec
 from harvest.db.engine import get_engine
+from harvest.demo.runner import CATALOG
 from harvest.demo.site import DemoSite, demo_source_spec
 from harvest.embeddings.stage import embed_pending
+from harvest.entities.catalog import import_records, read_records
+from harvest.entities.service import extract_mentions, resolve_entities
 from harvest.process.runner import process_pending
 from harvest.settings import Settings
 from tests.conftest import make_settings
@@ -24,5 +27,8 @@ def demo_corpus(db_settings: Settings, **overrides: object) -> Iterator[tuple[Se
         run = run_crawl(settings, "demo")
         assert run.status == "succeeded", run.message
         process_pending(settings, "demo")
+        import_records(get_engine(settings), read_records(CATALOG), None)
+        resolve_entities(settings)
+        extract_mentions(settings)
         embed_pending(settings)
         yield settings, site

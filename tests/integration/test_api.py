@@ -232,7 +232,12 @@ def test_pipelines_are_queued_listed_and_cancelled(client: TestClient) -> None:
     started = client.post("/api/sources/demo/run", headers=AUTH)
     assert started.status_code == 202, started.text
     run = started.json()
-    assert run["status"] == "queued" and [s["stage"] for s in run["stages"]] == ["crawl", "process", "entities", "embed"]
+    assert run["status"] == "queued" and [s["stage"] for s in run["stages"]] == [
+        "crawl",
+        "process",
+        "entities",
+        "embed",
+    ]
     assert client.post("/api/sources/demo/run", headers=AUTH).json()["id"] == run["id"]  # one at a time
     listed = client.get("/api/pipelines", params={"source": "demo"}, headers=AUTH).json()
     assert listed[0]["id"] == run["id"]

@@ -7,7 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from harvest import __version__
 from harvest.api.errors import install_error_handlers
-from harvest.api.routes import documents, health, pipelines, runs, search, sources
+from harvest.api.routes import documents, entities, health, pipelines, runs, search, sources
 from harvest.api.schemas import ErrorResponse
 from harvest.db.engine import get_engine
 from harvest.search.engine import Searcher
@@ -43,6 +43,6 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     install_error_handlers(app)
-    for module in (health, search, documents, sources, runs, pipelines):
+    for module in (health, search, documents, sources, runs, pipelines, entities):
         app.include_router(module.router)
     return app

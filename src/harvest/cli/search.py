@@ -38,6 +38,12 @@ def _date(value: str | None, option: str) -> date | None:
         raise InvalidInputError(f"{option} {value!r} is not a date (YYYY-MM-DD)") from error
 
 
+def _entity_id(name_or_id: str) -> int:
+    from harvest.entities.service import find_entity
+
+    return find_entity(settings(), name_or_id).id
+
+
 def _marked(snippet: str) -> str:
     """The API's HTML snippet as terminal markup: matches bold, entities back to text."""
     import html
@@ -61,6 +67,9 @@ def search(
     source: list[str] = typer.Option([], "--source", "-s", help="Only this source (repeatable)."),
     language: list[str] = typer.Option([], "--language", help="Only this language, e.g. en (repeatable)."),
     label: list[str] = typer.Option([], "--label", help="Source label KEY or KEY=VALUE (repeatable)."),
+    entity: list[str] = typer.Option(
+        [], "--entity", "-e", help="Mentions this entity: id or name (repeatable)."
+    ),
     since: str | None = typer.Option(None, help="Published (else fetched) on or after YYYY-MM-DD."),
     until: str | None = typer.Option(None, help="Published (else fetched) on or before YYYY-MM-DD."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
@@ -72,6 +81,7 @@ def search(
         sources=tuple(source),
         languages=tuple(language),
         labels=tuple(label),
+        entities=tuple(_entity_id(e) for e in entity),
         date_from=_date(since, "--since"),
         date_to=_date(until, "--until"),
     )

@@ -382,6 +382,15 @@ class Searcher:
         return configs
 
     def _check_sources(self, conn: Connection, filters: Filters) -> None:
+        if filters.entities:
+            known_entities = set(
+                conn.execute(
+                    text("SELECT id FROM entities WHERE id = ANY(:ids)"), {"ids": list(filters.entities)}
+                ).scalars()
+            )
+            for entity in filters.entities:
+                if entity not in known_entities:
+                    raise NotFoundError(f"no entity {entity} (see `harvest entities search`)")
         if not filters.sources:
             return
         known = set(
@@ -426,6 +435,12 @@ def _filter_sql(filters: Filters) -> tuple[list[str], dict[str, Any]]:
     if filters.date_to:
         where.append("coalesce(d.published_at, p.last_fetched_at) < :f_date_to")
         params["f_date_to"] = filters.date_to + timedelta(days=1)
+    for i, entity in enumerate(filters.entities):
+        where.append(
+            f"d.id IN (SELECT m.document_id FROM entity_mentions m JOIN entities e ON e.id = m.entity_id "
+            f"WHERE e.cluster_id = (SELECT coalesce(cluster_id, id) FROM entities WHERE id = :f_entity_{i}))"
+        )
+        params[f"f_entity_{i}"] = entity
     for i, (key, value) in enumerate(filters.label_pairs):
         if value is None:
             where.append(f"jsonb_exists(s.labels, :f_label_{i})")

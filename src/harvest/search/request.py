@@ -27,6 +27,7 @@ class Filters:
     date_from: date | None = None  # published (or else fetched) on or after
     date_to: date | None = None  # … on or before
     labels: tuple[str, ...] = ()  # "key" (present) or "key=value" on the source's labels
+    entities: tuple[int, ...] = ()  # documents mentioning each of these entities (or their cluster)
 
     def __post_init__(self) -> None:
         for label in self.labels:
@@ -38,6 +39,9 @@ class Filters:
         for source in self.sources:
             if not source or len(source) > 200 or "\x00" in source:
                 raise InvalidInputError(f"source filter {source!r} is not a source name")
+        for entity in self.entities:
+            if not 1 <= entity < 2**63:
+                raise InvalidInputError(f"entity filter {entity} is not an entity id")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise InvalidInputError(f"date_from {self.date_from} is after date_to {self.date_to}")
 

@@ -38,6 +38,7 @@ def search(
     date_from: Annotated[date | None, Query(description="published (else fetched) on or after")] = None,
     date_to: Annotated[date | None, Query(description="published (else fetched) on or before")] = None,
     label: Annotated[list[str] | None, Query(description="source label KEY or KEY=VALUE")] = None,
+    entity: Annotated[list[int] | None, Query(description="documents mentioning this entity id")] = None,
     ef_search: Annotated[int | None, Query(ge=1, le=1000)] = None,
     vector_weight: Annotated[float | None, Query(ge=0, le=100)] = None,
     keyword_weight: Annotated[float | None, Query(ge=0, le=100)] = None,
@@ -48,6 +49,7 @@ def search(
         date_from=date_from,
         date_to=date_to,
         labels=tuple(label or ()),
+        entities=tuple(entity or ()),
     )
     found = searcher_of(request).search(
         SearchRequest(q, mode, limit, offset, filters, ef_search, vector_weight, keyword_weight)
@@ -67,6 +69,7 @@ class SearchBody(BaseModel):
     date_from: date | None = None
     date_to: date | None = None
     label: list[str] = Field(default_factory=list, max_length=20)
+    entity: list[int] = Field(default_factory=list, max_length=20)
     ef_search: int | None = Field(None, ge=1, le=1000)
     vector_weight: float | None = Field(None, ge=0, le=100)
     keyword_weight: float | None = Field(None, ge=0, le=100)
@@ -83,6 +86,7 @@ def search_json(request: Request, body: SearchBody) -> SearchResponse:
         date_from=body.date_from,
         date_to=body.date_to,
         labels=tuple(body.label),
+        entities=tuple(body.entity),
     )
     found = searcher_of(request).search(
         SearchRequest(
