@@ -2,10 +2,10 @@
 and typos, without comparing every alias with every span.
 
 Candidate retrieval: each alias is indexed under the one-deletion variants of its rarest identifying
-tokens, so a text token one typo away from an alias token finds it with a dictionary lookup; only those
-candidates are scored with RapidFuzz over the spans around the hit. Overlapping matches are resolved
-longest-and-best first; when several entities match a span equally well (a shared alias), the one whose
-other names and attributes appear in the surrounding text wins."""
+word (its anchor), so a text word one typo away from an anchor finds the alias with a dictionary
+lookup; only those candidates are scored with RapidFuzz over the spans around the hit. Overlapping
+matches are resolved longest-and-best first; when several entities match a span equally well (a shared
+alias), the one whose other names and attributes appear in the surrounding text wins."""
 
 from __future__ import annotations
 
@@ -25,8 +25,6 @@ from harvest.entities.normalize import (
 )
 
 DEFAULT_THRESHOLD = 88.0
-INDEX_KEYS_PER_ALIAS = 2  # rarest identifying tokens an alias is found by
-MAX_BUCKET = 2000  # a variant shared by more aliases than this is too common to retrieve by
 TIE_MARGIN = 2.0  # scores this close are a tie broken by context
 
 
@@ -77,10 +75,12 @@ class AliasIndex:
         index = cls(list(aliases), dict(thresholds or {}))
         frequency = Counter(t for a in index.aliases for t in set(key_tokens(list(a.tokens))))
         for position, alias in enumerate(index.aliases):
-            keys = sorted(set(key_tokens(list(alias.tokens))), key=lambda t: (frequency[t], t))
-            for token in keys[:INDEX_KEYS_PER_ALIAS]:
-                for variant in deletion_variants(token):
-                    index.buckets.setdefault(variant, []).append(position)
+            # the alias's rarest identifying word is its anchor: a mention must contain it (a typo in it
+            # is still found through the deletion variants), so common words never fan out to
+            # thousands of candidates
+            anchor = min(set(key_tokens(list(alias.tokens))), key=lambda t: (frequency[t], -len(t), t))
+            for variant in deletion_variants(anchor):
+                index.buckets.setdefault(variant, []).append(position)
         return index
 
     def threshold(self, entity_type: str) -> float:
@@ -90,28 +90,33 @@ class AliasIndex:
         spans = token_spans(text)
         words = [t for t, _, _ in spans]
         present = set(words)
-        best: dict[tuple[int, int], list[tuple[float, Alias]]] = {}
-        tried: set[tuple[int, int, int]] = set()
+        # which text positions hit which alias's anchor (typos included)
+        hits: dict[int, set[int]] = {}
         for i, word in enumerate(words):
             if word in STOPWORDS or word in DESIGNATORS:
                 continue
+            seen: set[int] = set()
             for variant in deletion_variants(word):
-                bucket = self.buckets.get(variant)
-                if not bucket or len(bucket) > MAX_BUCKET:
-                    continue
-                for position in bucket:
-                    alias = self.aliases[position]
-                    size = len(alias.tokens)
-                    for length in {max(size - 1, 1), size, size + 1}:
-                        for start in range(max(i - length + 1, 0), min(i, len(words) - length) + 1):
-                            if (start, length, position) in tried:
-                                continue
-                            tried.add((start, length, position))
-                            score = self._score(words[start : start + length], alias)
-                            if score >= self.threshold(alias.entity_type) and self._plausible(
-                                text, spans, start, length, alias, score
-                            ):
-                                best.setdefault((start, start + length), []).append((score, alias))
+                for position in self.buckets.get(variant, ()):
+                    if position not in seen:
+                        seen.add(position)
+                        hits.setdefault(position, set()).add(i)
+        best: dict[tuple[int, int], list[tuple[float, Alias]]] = {}
+        tried: set[tuple[int, int, int]] = set()
+        for position, where in hits.items():
+            alias = self.aliases[position]
+            size = len(alias.tokens)
+            for i in where:
+                for length in {max(size - 1, 1), size, size + 1}:
+                    for start in range(max(i - length + 1, 0), min(i, len(words) - length) + 1):
+                        if (start, length, position) in tried:
+                            continue
+                        tried.add((start, length, position))
+                        score = self._score(words[start : start + length], alias)
+                        if score >= self.threshold(alias.entity_type) and self._plausible(
+                            text, spans, start, length, alias, score
+                        ):
+                            best.setdefault((start, start + length), []).append((score, alias))
         return self._resolve(text, spans, best, present)
 
     @staticmethod

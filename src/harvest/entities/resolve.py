@@ -3,7 +3,7 @@
 Blocking keeps comparisons few: two records are compared only when they share a blocking key (the first
 four letters of an identifying name token, or that token with one letter dropped — so one typo, a
 missing word or swapped words still meet). Each pair gets field-wise RapidFuzz similarities: the name
-counts most (its best of plain, word-order-free and identifying-part-only similarity); every other field
+counts most (word by word, in any order, typos tolerated, designators ignored); every other field
 both records have adds evidence for or against. Pairs above the threshold are linked and clusters are
 the connected components, with people's decisions applied on top: a merge always links, a split
 never lets two records meet in one cluster."""
@@ -42,20 +42,25 @@ def blocking_keys(name: str) -> set[str]:
     return keys
 
 
+TOKEN_MATCH = 80.0  # two words this similar (one typo in a word of five or more letters) are one word
+
+
+def _coverage(these: list[str], those: list[str]) -> float:
+    """How well each of `these` words is matched by some word of `those` (0 to 1)."""
+    total = 0.0
+    for word in these:
+        best = max(fuzz.ratio(word, other) for other in those)
+        total += best if best >= TOKEN_MATCH else 0.0
+    return total / (100.0 * len(these))
+
+
 def name_similarity(a: str, b: str) -> float:
-    na, nb = normalize(a), normalize(b)
-    if not na or not nb:
+    """Word by word, in any order, on the identifying words (designators such as "Inc." and
+    "Corporation" are not evidence): every word of each name must have a close counterpart."""
+    ka, kb = key_tokens(tokens(a)), key_tokens(tokens(b))
+    if not ka or not kb:
         return 0.0
-    ka, kb = " ".join(key_tokens(na.split())), " ".join(key_tokens(nb.split()))
-    return (
-        max(
-            fuzz.ratio(na, nb),
-            fuzz.token_sort_ratio(na, nb),
-            fuzz.ratio(ka, kb) - 2.0,
-            fuzz.token_sort_ratio(ka, kb) - 2.0,
-        )
-        / 100.0
-    )
+    return min(_coverage(ka, kb), _coverage(kb, ka))
 
 
 def pair_score(a: Row, b: Row) -> float:
