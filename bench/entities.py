@@ -8,7 +8,8 @@ Records are company names with the variants scraped data has: a typo, an abbrevi
 Corp., International → Intl, and → &), swapped words, upper case, a missing city or website. Each true
 company has 4 records on average; distinct companies share words ("Silver Harbor Logistics" and "Silver
 Harbor Foods"), so blocking and scoring must tell them apart. Texts are filler prose with planted
-mentions (variants again) at known offsets. The speed test's catalog has brand-style names (a distinctive
+mentions (variants again) at known offsets, and a company outside the catalog that shares words with
+catalog names (a precision trap). The speed test's catalog has brand-style names (a distinctive
 word plus a sector word), as real catalogs do. Scores are pairwise precision/recall/F1 for resolution and
 (text, entity) precision/recall/F1 for extraction; the baseline matches names exactly (case-folded).
 """
@@ -345,9 +346,15 @@ def scores(found: list[set[int]], truth: list[set[int]]) -> tuple[float, float, 
 
 
 def extraction(entity_count: int, text_count: int, rng: random.Random) -> tuple[float, float]:
-    names = company_names(entity_count, rng)
+    everything = company_names(entity_count * 2, rng)
+    rng.shuffle(everything)
+    names, outsiders = everything[:entity_count], everything[entity_count:]
     index = AliasIndex.build([a for i, n in enumerate(names) if (a := make_alias(i, "organization", n))])
-    texts = planted_texts(names, text_count, rng)
+    texts = [
+        # each text also names a company that is not in the catalog but shares words with some that are
+        (f"{body} Meanwhile {rng.choice(outsiders)} reported results.", truth)
+        for body, truth in planted_texts(names, text_count, rng)
+    ]
     started = time.perf_counter()
     found = [{m.entity_id for m in index.find(body)} for body, _ in texts]
     seconds = time.perf_counter() - started
