@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -87,6 +88,9 @@ def status() -> None:
 
 def main() -> None:
     """Entry point: run the CLI; map Harvest's errors to one line on stderr and their exit code."""
+    # A process started with SIGINT ignored (as some launchers and test runners do) would otherwise
+    # ignore Ctrl-C for good: Python only installs its handler when SIGINT is not ignored at start.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = app(standalone_mode=False)
     except HarvestError as error:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -190,6 +191,9 @@ def _watch_parent(crawler: Any) -> Any:
 
 
 def main() -> None:
+    # Scrapy installs its graceful-shutdown handler only over Python's default one: restore that even
+    # when the parent started us with SIGINT ignored, so the runner's SIGINT always stops the crawl.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         sys.exit(run(int(sys.argv[1])))
     except HarvestError as error:
