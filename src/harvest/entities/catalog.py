@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from harvest.db.models import Document, Entity, EntityAlias, Source
@@ -282,11 +282,4 @@ def load_index(engine: Engine, thresholds: dict[str, float], default: float) -> 
             aliases.append(made)
     return AliasIndex.build(
         aliases, {**dict.fromkeys({a.entity_type for a in aliases}, default), **thresholds}
-    )
-
-
-def clear_matches_of(conn: Connection, entity_ids: list[int]) -> None:
-    conn.execute(
-        text("DELETE FROM entity_matches WHERE entity_a = ANY(:ids) OR entity_b = ANY(:ids)"),
-        {"ids": entity_ids},
     )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from harvest.db.engine import get_engine
 from harvest.db.models import PipelineRun, PipelineStage, Source
-from harvest.errors import ConflictError, InvalidInputError, NotFoundError
+from harvest.errors import InvalidInputError, NotFoundError
 from harvest.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -288,9 +288,3 @@ def _view(run: PipelineRun, source: str) -> PipelineView:
             for s in run.stages
         ],
     )
-
-
-def check_stage(stage: str) -> str:
-    if stage not in STAGES:
-        raise ConflictError(f"unknown stage {stage!r}")
-    return stage
