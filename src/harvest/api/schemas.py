@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """The one envelope of every collection the API lists: the items of this page, the total when it is
+    cheap to count (else null), and the offset of the next page (null on the last one)."""
+
+    items: list[T]
+    total: int | None
+    limit: int
+    offset: int
+    next_offset: int | None
 
 
 class ErrorDetail(BaseModel):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import signal
 import sys
 
-import click
 import typer
 from rich.table import Table
+from typer._click.exceptions import ClickException
 
 from harvest import __version__
 from harvest.cli import config as config_commands
@@ -96,10 +96,11 @@ def main() -> None:
     except HarvestError as error:
         error_line(error.message)
         sys.exit(error.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         error_line("aborted")
-        sys.exit(130)
-    except click.ClickException as error:
+        sys.exit(1)
+    except ClickException as error:
+        # typer 0.29 ships its own click (`typer._click`): its usage errors are not `click`'s classes.
         error.show()
         sys.exit(error.exit_code)
     except KeyboardInterrupt:

@@ -26,3 +26,29 @@ def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 
     return rich_escape(text)
+
+
+def _json_default(value: object) -> object:
+    from dataclasses import asdict, is_dataclass
+    from datetime import date, datetime
+    from pathlib import Path
+
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Path | set | frozenset | tuple):
+        return str(value) if isinstance(value, Path) else list(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+def print_json(data: object) -> None:
+    """Machine-readable output for `--json`: plain JSON on stdout, never wrapped or styled by rich, so
+    `harvest … --json | jq` works at any terminal width."""
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(data, default=_json_default, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
