@@ -10,6 +10,7 @@ from rich.table import Table
 from typer._click.exceptions import ClickException
 
 from harvest import __version__
+from harvest.cli import backup as backup_commands
 from harvest.cli import config as config_commands
 from harvest.cli import crawl as crawl_commands
 from harvest.cli import db as db_commands
@@ -52,6 +53,7 @@ app.add_typer(jobs_commands.schedule_app, name="schedule")
 app.add_typer(entities_commands.app, name="entities")
 app.command("up")(up_commands.up)
 app.command("demo")(up_commands.demo)
+app.add_typer(backup_commands.app, name="backup")
 
 
 def _version(value: bool) -> None:

@@ -236,8 +236,9 @@ class ObjectStore(ABC):
         """Size and checksum of an object (NotFoundError when absent)."""
 
     @abstractmethod
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Objects whose key starts with `prefix`, in key order."""
+    def list(self, prefix: str = "", *, checksums: bool = True) -> Iterator[ObjectInfo]:
+        """Objects whose key starts with `prefix`, in key order. `checksums=False` may leave `sha256`
+        unset where fetching it costs a request per object (S3)."""
 
     @abstractmethod
     def delete(self, key: str) -> bool:

@@ -114,7 +114,7 @@ class LocalObjectStore(ObjectStore):
         meta = self._read_meta(key)
         return ObjectInfo(key=key, size=path.stat().st_size, sha256=meta.get("sha256"), modified=_mtime(path))
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, checksums: bool = True) -> Iterator[ObjectInfo]:
         check_prefix(prefix)
         keys = []
         for directory, dirnames, filenames in os.walk(self.root):

@@ -161,7 +161,7 @@ class S3ObjectStore(ObjectStore):
             modified=head.get("LastModified"),
         )
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, checksums: bool = True) -> Iterator[ObjectInfo]:
         check_prefix(prefix)
         paginator = self.client.get_paginator("list_objects_v2")
         with self._errors():
@@ -171,6 +171,11 @@ class S3ObjectStore(ObjectStore):
                 key = item["Key"][len(self.prefix) :]
                 if any(part.startswith(".") for part in key.split("/")):
                     continue  # sidecars (and nothing a key may name)
+                if not checksums:
+                    yield ObjectInfo(
+                        key=key, size=int(item["Size"]), sha256=None, modified=item["LastModified"]
+                    )
+                    continue
                 # Listing does not return user metadata; ask for it per object so checksums are shown.
                 yield self.info(key)
 

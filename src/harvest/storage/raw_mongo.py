@@ -180,6 +180,23 @@ class MongoRawStore(RawStore):
         with self._guard():
             return self.pages.delete_many({"source": source}).deleted_count
 
+    def restore_versions(self, pages: Iterable[RawPageVersion]) -> int:
+        documents = [_document_for_version(page) for page in pages]
+        if not documents:
+            return 0
+        with self._guard():
+            self.pages.insert_many(documents, ordered=True)
+            self.counters.update_one(
+                {"_id": _COUNTER_ID}, {"$max": {"value": max(d["seq"] for d in documents)}}, upsert=True
+            )
+        return len(documents)
+
+    def clear(self) -> int:
+        with self._guard():
+            deleted = self.pages.delete_many({}).deleted_count
+            self.counters.delete_one({"_id": _COUNTER_ID})
+        return deleted
+
     def close(self) -> None:
         self.client.close()
 
@@ -222,6 +239,26 @@ def _document_for(page: RawPageIn, version: int, digest: str) -> dict[str, Any]:
         "url": page.url,
         "version": version,
         "content_hash": digest,
+        "final_url": page.final_url,
+        "http_status": page.http_status,
+        "headers": dict(page.headers),
+        "fetched_at": page.fetched_at,
+        "render_mode": page.render_mode,
+        "content_type": page.content_type,
+        "body_encoding": BODY_ENCODING,
+        "body": Binary(compress(page.body)),
+        "body_size": len(page.body),
+        "meta": dict(page.meta),
+    }
+
+
+def _document_for_version(page: RawPageVersion) -> dict[str, Any]:
+    return {
+        "source": page.source,
+        "url": page.url,
+        "version": page.version,
+        "seq": page.seq,
+        "content_hash": page.content_hash,
         "final_url": page.final_url,
         "http_status": page.http_status,
         "headers": dict(page.headers),

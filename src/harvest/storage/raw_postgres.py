@@ -158,6 +158,25 @@ class PostgresRawStore(RawStore):
         with self._guard(), self.engine.begin() as conn:
             return conn.execute(delete(_table).where(_table.c.source == source)).rowcount
 
+    def restore_versions(self, pages: Iterable[RawPageVersion]) -> int:
+        rows = [_row_for_version(page) for page in pages]
+        if not rows:
+            return 0
+        with self._guard(), self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK_KEY})
+            conn.execute(insert(_table), rows)
+            conn.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('raw_pages', 'seq'), "
+                    "(SELECT coalesce(max(seq), 1) FROM raw_pages))"
+                )
+            )
+        return len(rows)
+
+    def clear(self) -> int:
+        with self._guard(), self.engine.begin() as conn:
+            return conn.execute(delete(_table)).rowcount
+
     def close(self) -> None:
         """The engine is shared with the rest of Harvest; its owner disposes of it."""
 
@@ -188,6 +207,26 @@ def _row_for(page: RawPageIn, version: int, digest: str) -> dict[str, Any]:
         "url": page.url,
         "version": version,
         "content_hash": digest,
+        "final_url": page.final_url,
+        "http_status": page.http_status,
+        "headers": dict(page.headers),
+        "fetched_at": page.fetched_at,
+        "render_mode": page.render_mode,
+        "content_type": page.content_type,
+        "body_encoding": BODY_ENCODING,
+        "body": compress(page.body),
+        "body_size": len(page.body),
+        "meta": dict(page.meta),
+    }
+
+
+def _row_for_version(page: RawPageVersion) -> dict[str, Any]:
+    return {
+        "seq": page.seq,
+        "source": page.source,
+        "url": page.url,
+        "version": page.version,
+        "content_hash": page.content_hash,
         "final_url": page.final_url,
         "http_status": page.http_status,
         "headers": dict(page.headers),
