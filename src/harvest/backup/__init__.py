@@ -43,8 +43,6 @@ def list_backups(settings: Settings, source: str | None = None) -> tuple[str, li
 
 def backup_status(settings: Settings) -> BackupHealth:
     """The latest backup run and the latest success, from Harvest's database (no store is contacted)."""
-    from harvest.backup.pgtools import backup_running, harvest_database
     from harvest.db.engine import get_engine
 
-    engine = get_engine(settings)
-    return backup_health(engine, settings.backup_cron, running=backup_running(harvest_database(settings)))
+    return backup_health(get_engine(settings), settings.backup_cron)

@@ -9,11 +9,12 @@ from typing import cast
 
 from harvest import __version__
 from harvest.backup.crypto import BackupKey
-from harvest.backup.location import BackupLocation, open_location
+from harvest.backup.location import DEFAULT_PREFIX, BackupLocation, open_location
 from harvest.backup.manifest import MANIFEST_NAME, DatabaseDump, Manifest, ObjectEntry, RawExport
 from harvest.backup.parts import PartRecord, PartWriter, ProgressCallback, RateLimit
 from harvest.backup.pgtools import (
     Database,
+    Snapshot,
     count_rows,
     database_exists,
     dump,
@@ -78,20 +79,22 @@ def create_backup(
 ) -> Manifest:
     """Make a backup and return its manifest. A failure (or Ctrl-C) leaves no manifest, aborts the part
     being written and records the run as failed — `harvest status` and /api/health show it."""
-    location = open_location(settings, to, create=True)
     engine = get_engine(settings)
     database = harvest_database(settings)
     secret = settings.backup_encryption_key
     key = BackupKey.derive(secret.get_secret_value()) if secret else None
     started = datetime.now(UTC)
+    target = to or settings.backup_url or f"{DEFAULT_PREFIX} in the object store"
     with exported_snapshot(database, lock=True) as snapshot:
-        run_id = start_run(engine, location.description, trigger)
+        # recorded first: a backup that cannot even reach its location is a failed backup to see
+        run_id = start_run(engine, target, trigger)
         try:
+            location = open_location(settings, to, create=True)
             backup_id = location.new_id(started)
             set_backup_id(engine, run_id, backup_id)
             logger.info("backup started", extra={"backup_id": backup_id, "location": location.description})
             writer = _Writer(settings, location, backup_id, key, on_progress)
-            databases = [_dump_harvest(settings, database, snapshot.conn, snapshot.id, writer)]
+            databases = [_dump_harvest(settings, database, snapshot, writer)]
             raw = _export_raw(settings, writer)
             if database_exists(database, MLFLOW_DATABASE):
                 databases.append(_dump_other(settings, database.named(MLFLOW_DATABASE), "mlflow", writer))
@@ -123,9 +126,9 @@ def create_backup(
             interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
             message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
             finish_run(engine, run_id, "interrupted" if interrupted else "failed", message=message[:2000])
-            logger.warning("backup failed: %s", message, extra={"location": location.description})
+            logger.warning("backup failed: %s", message, extra={"location": target})
             raise
-    finish_run(engine, run_id, "succeeded", backup_id=backup_id, size_bytes=manifest.size)
+        finish_run(engine, run_id, "succeeded", backup_id=backup_id, size_bytes=manifest.size)
     logger.info(
         "backup finished",
         extra={
@@ -138,13 +141,11 @@ def create_backup(
 
 
 def _dump_harvest(
-    settings: Settings, database: Database, conn: object, snapshot: str, writer: _Writer
+    settings: Settings, database: Database, snapshot: Snapshot, writer: _Writer
 ) -> DatabaseDump:
     """Harvest's database in the snapshot the row counts are taken in. raw_pages' rows go to the raw
     export instead when it is the raw store (backend-neutral, and not stored twice)."""
-    import psycopg
-
-    snap_conn = cast("psycopg.Connection[tuple[object, ...]]", conn)
+    snap_conn = snapshot.conn
     excluded = (
         [RAW_TABLE]
         if settings.raw_store_url is None or not settings.raw_store_url.startswith("mongodb")
@@ -153,9 +154,10 @@ def _dump_harvest(
     version_row = snap_conn.execute("SHOW server_version").fetchone()
     counting = run_in_thread(lambda: count_rows(snap_conn, user_tables(snap_conn)))
     with writer.part(HARVEST_PART) as part:
-        dump(settings, database, part.write, snapshot=snapshot, exclude_table_data=excluded)
+        dump(settings, database, part.write, snapshot=snapshot.id, exclude_table_data=excluded)
         record = writer.keep(part.finish())
     tables = cast(dict[str, int], counting())
+    snapshot.release()  # the lock stays; the old snapshot no longer holds back vacuum
     for table in excluded:
         tables.pop(table, None)
     return DatabaseDump(

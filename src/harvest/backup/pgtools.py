@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
 
+from harvest.backup.runs import BACKUP_LOCK_KEY
 from harvest.db.engine import server_url
 from harvest.errors import ConfigError, HarvestError, StoreUnavailableError
 from harvest.settings import Settings
@@ -32,9 +33,6 @@ logger = logging.getLogger(__name__)
 PIPE_CHUNK = 1024 * 1024
 # Every table of these schemas is counted into the manifest (pg_catalog & co. belong to the server).
 _SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
-# Held by a running backup on its snapshot connection: a second backup waits for nothing and fails
-# clearly; a killed backup's lock goes away with its connection.
-BACKUP_LOCK_KEY = 0x6861727665737403
 
 
 class DumpError(HarvestError):
@@ -161,12 +159,21 @@ class Snapshot:
 
     conn: psycopg.Connection[tuple[object, ...]]
     id: str
+    open: bool = True
+
+    def release(self) -> None:
+        """End the transaction (once pg_dump is done with it); the session and its lock stay."""
+        if self.open:
+            self.conn.execute("COMMIT")
+            self.open = False
 
 
 @contextmanager
 def exported_snapshot(database: Database, *, lock: bool = False) -> Iterator[Snapshot]:
     conn = database.connect(autocommit=True)
     try:
+        # held while the backup runs: a second backup fails clearly instead of waiting; a killed backup's
+        # lock goes away with its connection
         if lock:
             got = conn.execute("SELECT pg_try_advisory_lock(%s)", (BACKUP_LOCK_KEY,)).fetchone()
             if not got or not got[0]:
@@ -176,22 +183,11 @@ def exported_snapshot(database: Database, *, lock: bool = False) -> Iterator[Sna
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         row = conn.execute("SELECT pg_export_snapshot()").fetchone()
         assert row is not None
-        yield Snapshot(conn, str(row[0]))
-        conn.execute("COMMIT")
+        snapshot = Snapshot(conn, str(row[0]))
+        yield snapshot
+        snapshot.release()
     finally:
         conn.close()  # also releases the advisory lock
-
-
-def backup_running(database: Database) -> bool:
-    """Whether some session holds the backup lock (a backup is running right now)."""
-    with database.connect() as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = %s",
-            (BACKUP_LOCK_KEY,),
-        ).fetchone()
-    return bool(row and row[0])
 
 
 def dump(

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, RowMapping, insert, select, update
+from sqlalchemy import Engine, RowMapping, insert, select, text, update
 
 from harvest.db.models import BackupRun
+
+# Held by a running backup on its snapshot connection (see pgtools.exported_snapshot).
+BACKUP_LOCK_KEY = 0x6861727665737403
 
 # A nightly backup that has not succeeded for this long is reported as overdue.
 STALE_AFTER_S = 2 * 86_400
@@ -151,12 +154,20 @@ def recent_runs(engine: Engine, limit: int = 20) -> list[RunView]:
     return [_view(row._mapping) for row in rows]
 
 
-def backup_health(
-    engine: Engine, schedule: str | None, *, running: bool, now: datetime | None = None
-) -> BackupHealth:
-    """`running`: whether a backup holds the lock right now (a 'running' row without it was killed)."""
+def backup_health(engine: Engine, schedule: str | None, *, now: datetime | None = None) -> BackupHealth:
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
+        # a backup holds this advisory lock while it runs: a 'running' row without it was killed
+        running = bool(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                    "AND ((classid::bigint << 32) | objid::bigint) = :key"
+                ),
+                {"key": BACKUP_LOCK_KEY},
+            ).scalar()
+        )
         last_row = conn.execute(select(*_COLUMNS).order_by(BackupRun.id.desc()).limit(1)).first()
         success_row = conn.execute(
             select(*_COLUMNS).where(BackupRun.status == "succeeded").order_by(BackupRun.id.desc()).limit(1)

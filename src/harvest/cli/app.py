@@ -75,6 +75,7 @@ def root(
 @app.command()
 def status() -> None:
     """Start what is embedded and check every store: database, raw store, object store."""
+    from harvest.cli.backup import backup_line
     from harvest.cli.db import show_status
     from harvest.health import check_stack
 
@@ -85,6 +86,7 @@ def status() -> None:
     table.add_column()
     for store in health.stores:
         table.add_row(store.name, f"{store.backend}: {store.detail}")
+    table.add_row("backups", backup_line(settings()))
     console.print(table)
 
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from harvest.backup import (
     BackupSummary,
     Manifest,
+    backup_status,
     create_backup,
     generate_key,
     list_backups,
@@ -33,6 +34,7 @@ from harvest.cli.context import settings
 from harvest.cli.output import console, err_console, escape, human_size, print_json
 from harvest.db.engine import get_engine
 from harvest.errors import StoreCorruptionError
+from harvest.settings import Settings
 
 app = typer.Typer(
     help="Backups of PostgreSQL, the raw store and the objects: create, list, verify, restore, prune.",
@@ -339,6 +341,31 @@ def runs(
             escape(view.message or ""),
         )
     console.print(table)
+
+
+def backup_line(current: Settings) -> str:
+    """The `backups` line of `harvest status`: a failed or overdue backup in red."""
+    health = backup_status(current)
+    schedule = (
+        f"schedule {health.schedule}" if health.schedule else "no schedule (HARVEST_BACKUP_SCHEDULE=off)"
+    )
+    last, success = health.last, health.last_success
+    if health.status == "never" or last is None:
+        return f"[yellow]no backup yet[/] · {schedule}"
+    done = (
+        f"last success {success.started_at:%Y-%m-%d %H:%M} UTC ({success.backup_id}, "
+        f"{human_size(success.size_bytes or 0)})"
+        if success
+        else "never succeeded"
+    )
+    if health.status == "failed":
+        when = f"{last.started_at:%Y-%m-%d %H:%M} UTC"
+        return f"[red]last backup {last.status} at {when}: {escape(last.message or '')}[/] · {done}"
+    if health.status == "running":
+        return f"[cyan]running since {last.started_at:%H:%M} UTC[/] · {done}"
+    if health.status == "stale":
+        return f"[yellow]{done}: overdue[/] · {schedule}"
+    return f"[green]ok[/] · {done} · {schedule}"
 
 
 @app.command()
