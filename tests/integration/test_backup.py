@@ -22,6 +22,7 @@ from harvest.api.app import create_app
 from harvest.backup import backup_status, create_backup, list_backups, restore_backup, verify_backup
 from harvest.backup.crypto import key_for_manifest
 from harvest.backup.parts import read_part
+from harvest.backup.pgtools import drop_database, harvest_database
 from harvest.db.embedded import EmbeddedPostgres
 from harvest.db.engine import dispose_engines, get_engine
 from harvest.errors import ConfigError, ConflictError, HarvestError, NotFoundError, StoreUnavailableError
@@ -108,11 +109,28 @@ def state_of(settings: Settings) -> dict[str, Any]:
     return {"counts": counts, "vectors": vectors, "bodies": bodies, "results": results}
 
 
+@pytest.fixture
+def mlflow_database(corpus: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """MLflow's database next to Harvest's (under a name of this test's own: the test server is shared)."""
+    name = f"mlflow_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr("harvest.backup.create.MLFLOW_DATABASE", name)
+    server = harvest_database(corpus)
+    with server.named("postgres").connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    with server.named(name).connect() as conn:
+        conn.execute("CREATE TABLE experiments (id int PRIMARY KEY, name text)")
+        conn.execute("INSERT INTO experiments VALUES (1, 'baseline'), (2, 'bigger model')")
+    yield name
+    drop_database(server.named(name))
+
+
 def test_round_trip_through_s3_into_a_fresh_data_dir(
-    corpus: Settings, s3: dict[str, Any], tmp_path: Path
+    corpus: Settings, s3: dict[str, Any], tmp_path: Path, mlflow_database: str
 ) -> None:
     url = f"s3://{s3['bucket']}/harvest-backups"
     manifest = create_backup(corpus, to=url)
+    mlflow = manifest.database("mlflow")
+    assert mlflow is not None and mlflow.tables == {"public.experiments": 2}
     assert manifest.objects_mode == "copied"
     assert {o.key for o in manifest.objects} == {"models/run-1/model.pt", "snapshots/train/part-0.parquet"}
     assert manifest.raw.versions > 20 and manifest.database("harvest") is not None
@@ -135,6 +153,11 @@ def test_round_trip_through_s3_into_a_fresh_data_dir(
         }
         assert after["results"] == before["results"]
         assert open_object_store(fresh).get("models/run-1/model.pt") == ARTIFACT
+        with harvest_database(fresh).named(mlflow_database).connect() as conn:
+            assert conn.execute("SELECT name FROM experiments ORDER BY id").fetchall() == [
+                ("baseline",),
+                ("bigger model",),
+            ]
         with pytest.raises(ConflictError, match="not empty"):
             restore_backup(fresh, manifest.id, source=url)  # a second time: the target has data now
     finally:

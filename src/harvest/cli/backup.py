@@ -141,12 +141,15 @@ def list_command(
     if not backups:
         console.print(f"no backups in {escape(location)}")
         return
-    table = Table(
-        "id", "created (UTC)", "status", "size", "parts", "schema", "trigger", title=escape(location)
-    )
+    table = Table(title=escape(location))
+    table.add_column("id", no_wrap=True)
+    for column in ("created (UTC)", "status", "size", "parts", "schema", "trigger"):
+        table.add_column(column)
     for backup in backups:
         m = backup.manifest
-        status = "[green]complete[/]" + (" 🔒" if m and m.encrypted else "") if m else "[yellow]incomplete[/]"
+        status = (
+            ("[green]complete[/]" + (", encrypted" if m.encrypted else "")) if m else "[yellow]incomplete[/]"
+        )
         table.add_row(
             backup.id,
             backup.created_at.strftime("%Y-%m-%d %H:%M:%S"),
