@@ -136,16 +136,8 @@ def open_location(settings: Settings, url: str | None = None, *, create: bool = 
             raise InvalidInputError(f"{url!r}: an S3 location needs a bucket (s3://BUCKET/prefix)")
         from harvest.storage.objects_s3 import S3ObjectStore
 
-        secret = settings.s3_secret_access_key
-        s3 = S3ObjectStore(
-            parts.netloc,
-            parts.path,
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-            access_key_id=settings.s3_access_key_id,
-            secret_access_key=secret.get_secret_value() if secret else None,
-            timeout_s=settings.connect_timeout_s,
-        )
+        s3 = open_object_store(settings, url)
+        assert isinstance(s3, S3ObjectStore)
         s3.check_bucket()
         return BackupLocation(s3, "", inside_object_store=False)
     if parts.scheme not in {"", "file"}:

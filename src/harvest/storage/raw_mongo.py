@@ -233,7 +233,7 @@ def _redact(url: str) -> str:
     return f"mongodb://{hosts}/{parsed.get('database') or 'harvest'}"
 
 
-def _document_for(page: RawPageIn, version: int, digest: str) -> dict[str, Any]:
+def _document_for(page: RawPageIn | RawPageVersion, version: int, digest: str) -> dict[str, Any]:
     return {
         "source": page.source,
         "url": page.url,
@@ -253,23 +253,7 @@ def _document_for(page: RawPageIn, version: int, digest: str) -> dict[str, Any]:
 
 
 def _document_for_version(page: RawPageVersion) -> dict[str, Any]:
-    return {
-        "source": page.source,
-        "url": page.url,
-        "version": page.version,
-        "seq": page.seq,
-        "content_hash": page.content_hash,
-        "final_url": page.final_url,
-        "http_status": page.http_status,
-        "headers": dict(page.headers),
-        "fetched_at": page.fetched_at,
-        "render_mode": page.render_mode,
-        "content_type": page.content_type,
-        "body_encoding": BODY_ENCODING,
-        "body": Binary(compress(page.body)),
-        "body_size": len(page.body),
-        "meta": dict(page.meta),
-    }
+    return _document_for(page, page.version, page.content_hash) | {"seq": page.seq}
 
 
 def _version_from(doc: Mapping[str, Any]) -> RawPageVersion:

@@ -201,7 +201,7 @@ class _ConnectionGuard:
             raise StoreUnavailableError(f"the raw store (PostgreSQL) is unreachable: {first}") from exc
 
 
-def _row_for(page: RawPageIn, version: int, digest: str) -> dict[str, Any]:
+def _row_for(page: RawPageIn | RawPageVersion, version: int, digest: str) -> dict[str, Any]:
     return {
         "source": page.source,
         "url": page.url,
@@ -221,23 +221,7 @@ def _row_for(page: RawPageIn, version: int, digest: str) -> dict[str, Any]:
 
 
 def _row_for_version(page: RawPageVersion) -> dict[str, Any]:
-    return {
-        "seq": page.seq,
-        "source": page.source,
-        "url": page.url,
-        "version": page.version,
-        "content_hash": page.content_hash,
-        "final_url": page.final_url,
-        "http_status": page.http_status,
-        "headers": dict(page.headers),
-        "fetched_at": page.fetched_at,
-        "render_mode": page.render_mode,
-        "content_type": page.content_type,
-        "body_encoding": BODY_ENCODING,
-        "body": compress(page.body),
-        "body_size": len(page.body),
-        "meta": dict(page.meta),
-    }
+    return _row_for(page, page.version, page.content_hash) | {"seq": page.seq}
 
 
 def _version_from(row: Row[Any]) -> RawPageVersion:
