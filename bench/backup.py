@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
@@ -44,11 +45,12 @@ from harvest.storage import RawPageIn, open_raw_store
 
 DIM = 384
 CHUNKS_PER_DOC = 5
-WORDS = (
-    "market energy solar harbour council river storage battery vaccine museum railway festival "
-    "election drought harvest satellite shipping tariff bridge wildfire telescope orchestra reactor "
-    "lithium startup union pension glacier volcano library stadium airline factory hospital cinema"
-).split()
+_TOPICS = (
+    "market energy solar harbour council river storage battery vaccine museum railway festival election "
+    "drought harvest satellite shipping tariff bridge wildfire telescope orchestra reactor lithium startup "
+    "union pension glacier volcano library stadium airline factory hospital cinema"
+)
+WORDS = _TOPICS.split()
 
 
 def article(n: int) -> tuple[str, list[str]]:
@@ -99,12 +101,29 @@ def load(settings: Settings, pages: int) -> None:
                 "COPY documents (id, page_id, source_id, url, page_version, title, language, text) FROM STDIN"
             ) as copy:
                 for n in range(pages):
-                    copy.write_row((n + 1, n + 1, 1, f"https://bench.example/{n}", 1, f"Story {n}", "en", "\n\n".join(texts[n])))
-            with cur.copy("COPY chunks (id, document_id, ordinal, text, token_count, search_config) FROM STDIN") as copy:
+                    copy.write_row(
+                        (
+                            n + 1,
+                            n + 1,
+                            1,
+                            f"https://bench.example/{n}",
+                            1,
+                            f"Story {n}",
+                            "en",
+                            "\n\n".join(texts[n]),
+                        )
+                    )
+            with cur.copy(
+                "COPY chunks (id, document_id, ordinal, text, token_count, search_config) FROM STDIN"
+            ) as copy:
                 for n in range(pages):
                     for k, paragraph in enumerate(texts[n]):
                         copy.write_row((f"{n * CHUNKS_PER_DOC + k:064x}", n + 1, k, paragraph, 60, "english"))
-            cur.execute("INSERT INTO embedding_models (id, name, dimension, active) VALUES (1, 'synthetic', %s, true)", (DIM,))
+            cur.execute(
+                "INSERT INTO embedding_models (id, name, dimension, active) "
+                "VALUES (1, 'synthetic', %s, true)",
+                (DIM,),
+            )
             chunks = pages * CHUNKS_PER_DOC
             with cur.copy("COPY chunk_embeddings (model_id, chunk_id, embedding) FROM STDIN") as copy:
                 for start in range(0, chunks, 5000):
@@ -115,10 +134,15 @@ def load(settings: Settings, pages: int) -> None:
                     for offset, vector in enumerate(vectors):
                         buffer.write(f"1\t{start + offset:064x}\t[{','.join(f'{x:.6f}' for x in vector)}]\n")
                     copy.write(buffer.getvalue())
-            cur.execute("INSERT INTO entities (id, type, name) SELECT g, 'organization', 'Org ' || g FROM generate_series(1, 500) g")
             cur.execute(
-                "INSERT INTO entity_mentions (chunk_id, document_id, entity_id, start, \"end\", surface, score) "
-                "SELECT c.id, c.document_id, 1 + (c.document_id % 500), 0, 5, 'Org', 95 FROM chunks c WHERE c.ordinal = 0"
+                "INSERT INTO entities (id, type, name) "
+                "SELECT g, 'organization', 'Org ' || g FROM generate_series(1, 500) g"
+            )
+            cur.execute(
+                "INSERT INTO entity_mentions "
+                '(chunk_id, document_id, entity_id, start, "end", surface, score) '
+                "SELECT c.id, c.document_id, 1 + (c.document_id % 500), 0, 5, 'Org', 95 "
+                "FROM chunks c WHERE c.ordinal = 0"
             )
         conn.commit()
     finally:
@@ -128,11 +152,15 @@ def load(settings: Settings, pages: int) -> None:
         sa_conn.execute(
             text(
                 f"CREATE INDEX ix_chunk_embeddings_hnsw_1 ON chunk_embeddings USING hnsw "
-                f"((embedding::vector({DIM})) vector_cosine_ops) WITH (m = 16, ef_construction = 64) WHERE model_id = 1"
+                f"((embedding::vector({DIM})) vector_cosine_ops) WITH (m = 16, ef_construction = 64) "
+                "WHERE model_id = 1"
             )
         )
-        sa_conn.execute(text("VACUUM ANALYZE") if False else text("ANALYZE"))
-    print(f"loaded {pages} pages, {pages * CHUNKS_PER_DOC} chunks and vectors in {time.perf_counter() - started:.1f} s")
+        sa_conn.execute(text("ANALYZE"))
+    print(
+        f"loaded {pages} pages, {pages * CHUNKS_PER_DOC} chunks and vectors "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
 
 
 def database_mb(settings: Settings, name: str) -> float:
@@ -140,7 +168,7 @@ def database_mb(settings: Settings, name: str) -> float:
         return float(conn.execute(text("SELECT pg_database_size(:n)"), {"n": name}).scalar_one()) / 1e6
 
 
-def timed(label: str, mb: float, work) -> float:  # type: ignore[no-untyped-def]
+def timed(label: str, mb: float, work: Callable[[], object]) -> float:
     started = time.perf_counter()
     work()
     seconds = time.perf_counter() - started
@@ -149,12 +177,16 @@ def timed(label: str, mb: float, work) -> float:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="1,500 pages instead of 8,000")
     args = parser.parse_args()
     pages = 1500 if args.quick else 8000
     work = Path(tempfile.mkdtemp(prefix="harvest-bench-backup-"))
-    settings = load_settings(_env_file=None, data_dir=work / "data", log_level="WARNING", backup_schedule="off")
+    settings = load_settings(
+        _env_file=None, data_dir=work / "data", log_level="WARNING", backup_schedule="off"
+    )
     try:
         load(settings, pages)
         mb = database_mb(settings, settings.database_name)
@@ -166,34 +198,60 @@ def main() -> None:
             "(a) pg_dump -Fc → file",
             mb,
             lambda: subprocess.run(
-                [str(tool(settings, "pg_dump")), "-Fc", f"--file={dump_file}", f"--dbname={database.conninfo}"],
+                [
+                    str(tool(settings, "pg_dump")),
+                    "-Fc",
+                    f"--file={dump_file}",
+                    f"--dbname={database.conninfo}",
+                ],
                 check=True,
                 env=env,
             ),
         )
         target = database.named("plain_restored")
-        subprocess.run([str(tool(settings, "createdb")), f"--maintenance-db={database.named('postgres').conninfo}", target.name], check=True, env=env)
+        subprocess.run(
+            [
+                str(tool(settings, "createdb")),
+                f"--maintenance-db={database.named('postgres').conninfo}",
+                target.name,
+            ],
+            check=True,
+            env=env,
+        )
         base_restore = timed(
             "(b) pg_restore file → empty database",
             mb,
             lambda: subprocess.run(
-                [str(tool(settings, "pg_restore")), f"--dbname={target.conninfo}", str(dump_file)], check=True, env=env
+                [str(tool(settings, "pg_restore")), f"--dbname={target.conninfo}", str(dump_file)],
+                check=True,
+                env=env,
             ),
         )
         backups = work / "backups"
-        ours_backup = timed("(c) harvest backup create → directory", mb, lambda: create_backup(settings, to=str(backups)))
+        ours_backup = timed(
+            "(c) harvest backup create → directory", mb, lambda: create_backup(settings, to=str(backups))
+        )
         stored = sum(p.stat().st_size for p in backups.rglob("*") if p.is_file())
         restored = load_settings(
-            _env_file=None, data_dir=work / "data", log_level="WARNING", backup_schedule="off", database_name="harvest_restored"
+            _env_file=None,
+            data_dir=work / "data",
+            log_level="WARNING",
+            backup_schedule="off",
+            database_name="harvest_restored",
         )
         ours_restore = timed(
             "(d) harvest backup restore → empty database",
             mb,
             lambda: restore_backup(restored, "latest", source=str(backups)),
         )
-        print(f"sizes: pg_dump -Fc {dump_file.stat().st_size / 1e6:.1f} MB, harvest backup {stored / 1e6:.1f} MB")
+        print(
+            f"sizes: pg_dump -Fc {dump_file.stat().st_size / 1e6:.1f} MB, "
+            f"harvest backup {stored / 1e6:.1f} MB"
+        )
         backup_ratio, restore_ratio = ours_backup / base_backup, ours_restore / base_restore
-        print(f"backup (c)/(a) = {backup_ratio:.2f}, restore (d)/(b) = {restore_ratio:.2f} (target >= 0.8 each)")
+        print(
+            f"backup (c)/(a) = {backup_ratio:.2f}, restore (d)/(b) = {restore_ratio:.2f} (target >= 0.8 each)"
+        )
         print(f"RESULT backup_ratio={backup_ratio:.3f} restore_ratio={restore_ratio:.3f} mb={mb:.1f}")
     finally:
         dispose_engines()

@@ -26,6 +26,13 @@ from harvest.storage.object_store import CHUNK_SIZE, ObjectWriter
 ProgressCallback = Callable[[str, int, int | None], None]
 
 
+def labelled(on_progress: ProgressCallback | None, label: str) -> ProgressCallback | None:
+    """The same progress, each part's name prefixed (a restore reads every part twice: check, load)."""
+    if on_progress is None:
+        return None
+    return lambda name, done, total: on_progress(f"{label} {name}", done, total)
+
+
 @dataclass(frozen=True)
 class PartRecord:
     """A part as the manifest lists it: its stored size and SHA-256, and the bytes before compression."""

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from harvest.backup.crypto import BackupKey, key_for_manifest
 from harvest.backup.location import BackupLocation, open_location, referenced_objects_store
 from harvest.backup.manifest import Manifest
-from harvest.backup.parts import ProgressCallback, check_part, read_part
+from harvest.backup.parts import ProgressCallback, check_part, labelled, read_part
 from harvest.backup.pgtools import (
     Database,
     database_exists,
@@ -41,6 +41,7 @@ from harvest.storage.object_store import CHUNK_SIZE
 
 logger = logging.getLogger(__name__)
 
+_INDEXES_USING = text("SELECT count(*) FROM pg_indexes WHERE indexdef LIKE :using")
 # Tables a freshly migrated, never used database already has rows in.
 _BOOKKEEPING = {"public.alembic_version"}
 
@@ -164,6 +165,9 @@ def restore_backup(
     dry_run: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> RestoreReport:
+    """Restore a backup into the database, raw store and object store the settings name; with `dry_run`,
+    only check and plan. Raises before touching anything when the target is not empty (unless `force`)
+    or any part fails its checksum."""
     started = time.monotonic()
     location = open_location(settings, source)
     manifest = location.resolve(backup_id)
@@ -184,8 +188,10 @@ def restore_backup(
     if dry_run:
         return report
     # every checksum before anything is touched
+    checking = labelled(on_progress, "check")
     for part in manifest.parts:
-        check_part(location.store, location.key(manifest.id, part.name), part, key, on_progress)
+        check_part(location.store, location.key(manifest.id, part.name), part, key, checking)
+    on_progress = labelled(on_progress, "load")
     if objects_from is not None:
         for entry in manifest.objects:
             _check_referenced(objects_from, entry.key, entry.sha256)
@@ -194,19 +200,11 @@ def restore_backup(
     report.raw_versions = _restore_raw(settings, location, manifest, key, on_progress)
     report.objects = _restore_objects(settings, location, manifest, key, objects_from, on_progress)
     with engine.connect() as conn:
-        conn.execute(text("ANALYZE"))
+        conn.execute(text("ANALYZE"))  # planner statistics (and keyword ranking's estimates) are not dumped
         conn.commit()
         report.indexes = {
-            "hnsw": int(
-                conn.execute(
-                    text("SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%USING hnsw%'")
-                ).scalar_one()
-            ),
-            "gin": int(
-                conn.execute(
-                    text("SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%USING gin%'")
-                ).scalar_one()
-            ),
+            method: int(conn.execute(_INDEXES_USING, {"using": f"%USING {method}%"}).scalar_one())
+            for method in ("hnsw", "gin")
         }
     mark_restored(engine, manifest.id, manifest.finished_at, manifest.size)
     report.revision = current_revision(engine)

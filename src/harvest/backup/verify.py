@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from harvest.backup.crypto import BackupKey, key_for_manifest
 from harvest.backup.location import BackupLocation, open_location, referenced_objects_store
 from harvest.backup.manifest import Manifest
-from harvest.backup.parts import ProgressCallback, check_part, read_part
+from harvest.backup.parts import ProgressCallback, check_part, labelled, read_part
 from harvest.backup.pgtools import (
     count_rows,
     drop_database,
@@ -68,9 +68,11 @@ def verify_backup(
     key = key_for_manifest(manifest.encryption, secret.get_secret_value() if secret else None, manifest.id)
     report = VerifyReport(manifest, location.description)
     intact: set[str] = set()
+    checking = labelled(on_progress, "check")
+    restoring = labelled(on_progress, "scratch restore")
     for part in manifest.parts:
         try:
-            check_part(location.store, location.key(manifest.id, part.name), part, key, on_progress)
+            check_part(location.store, location.key(manifest.id, part.name), part, key, checking)
         except HarvestError as error:
             report.checks.append(Check(f"part {part.name}", False, error.message))
             continue
@@ -88,7 +90,9 @@ def verify_backup(
         try:
             recreate_database(scratch)
             restore(
-                settings, scratch, read_part(location.store, location.key(manifest.id, part.name), part, key)
+                settings,
+                scratch,
+                read_part(location.store, location.key(manifest.id, part.name), part, key, restoring),
             )
             with scratch.connect() as conn:
                 counts = count_rows(conn, user_tables(conn))
