@@ -236,23 +236,19 @@ def test_encrypted_backup_needs_its_key(corpus: Settings, tmp_path: Path) -> Non
         restore_backup(wrong, manifest.id, source=str(tmp_path))
 
 
-def test_cli_list_show_restore_refusals(corpus: Settings, tmp_path: Path) -> None:
+def test_cli_list_errors_and_dry_run(corpus: Settings, tmp_path: Path) -> None:
     manifest = create_backup(corpus, to=str(tmp_path))
     env = settings_env(corpus)
     listed = run_cli("backup", "list", "--from", str(tmp_path), "--json", env=env)
     assert listed.returncode == 0, listed.stderr
     [entry] = json.loads(listed.stdout)["backups"]
     assert entry["id"] == manifest.id and entry["complete"] and entry["raw_versions"] == manifest.raw.versions
-    shown = run_cli("backup", "show", "latest", "--from", str(tmp_path), "--json", env=env)
-    assert json.loads(shown.stdout)["parts"][0]["sha256"] == manifest.parts[0].sha256
     missing = run_cli("backup", "show", "20200101T000000Z", "--from", str(tmp_path), env=env)
     assert (
         missing.returncode == 2
         and missing.stderr.count("\n") == 1
         and "no backup 20200101T000000Z" in missing.stderr
     )
-    refused = run_cli("backup", "restore", manifest.id, "--from", str(tmp_path), env=env)
-    assert refused.returncode == 2 and "not empty" in refused.stderr and "Traceback" not in refused.stderr
     empty = settings_env(
         make_settings(**corpus.model_dump() | {"database_name": f"empty_{uuid.uuid4().hex[:8]}"})
     )
