@@ -191,7 +191,7 @@ def main() -> None:
         load(settings, pages)
         mb = database_mb(settings, settings.database_name)
         database = harvest_database(settings)
-        env = database.env()
+        env = database.env(settings)
         print(f"database {settings.database_name}: {mb:.1f} MB")
         dump_file = work / "plain.dump"
         base_backup = timed(

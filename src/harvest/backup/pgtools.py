@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL
 from harvest.backup.runs import BACKUP_LOCK_KEY
 from harvest.db.engine import server_url
 from harvest.errors import ConfigError, HarvestError, StoreUnavailableError
-from harvest.settings import Settings
+from harvest.settings import Settings, settings_env
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +61,9 @@ class Database:
         """A libpq URI without the password."""
         return self.url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
 
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+    def env(self, settings: Settings) -> dict[str, str]:
+        """The environment of a pg_dump / pg_restore child: the password never on its command line."""
+        env = settings_env(settings)
         if self.url.password:
             env["PGPASSWORD"] = str(self.url.password)
         return env
@@ -207,7 +208,7 @@ def dump(
     args += [f"--exclude-table-data={table}" for table in exclude_table_data]
     args.append(f"--dbname={database.conninfo}")
     with _stderr_file() as stderr:
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, env=database.env())
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, env=database.env(settings))
         assert process.stdout is not None
         try:
             while chunk := process.stdout.read(PIPE_CHUNK):
@@ -234,7 +235,7 @@ def restore(settings: Settings, database: Database, chunks: Iterable[bytes]) -> 
         f"--dbname={database.conninfo}",
     ]
     with _stderr_file() as stderr:
-        process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=stderr, env=database.env())
+        process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=stderr, env=database.env(settings))
         assert process.stdin is not None
         try:
             for chunk in chunks:
