@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     entity_threshold: float = Field(default=88.0, ge=50, le=100)
     entity_type_thresholds: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     entity_resolve_threshold: float = Field(default=0.85, ge=0.5, le=1.0)
+    backup_url: str | None = None
+    backup_schedule: str = "0 3 * * *"
+    backup_keep_daily: int = Field(default=7, ge=0, le=10_000)
+    backup_keep_weekly: int = Field(default=4, ge=0, le=10_000)
+    backup_encryption_key: SecretStr | None = None
+    backup_compression_level: int = Field(default=3, ge=1, le=19)
+    backup_max_mbps: float = Field(default=0.0, ge=0)
+    pg_bin_dir: Path | None = None
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod
@@ -112,6 +120,39 @@ class Settings(BaseSettings):
 
         if not croniter.is_valid(value):
             raise ValueError("must be a cron expression such as '0 3 * * *' (daily at 03:00)")
+        return value
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _check_backup_schedule(cls, value: str | None) -> str:
+        # "off" rather than None: a disabled schedule must reach child processes (settings_env skips None)
+        if not value or value.strip().lower() in {"off", "none", "never", "false"}:
+            return "off"
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError("must be a cron expression such as '0 3 * * *' (daily at 03:00), or 'off'")
+        return value
+
+    @field_validator("backup_url")
+    @classmethod
+    def _check_backup_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme == "s3" and not parts.netloc:
+            raise ValueError("an S3 URL needs a bucket: s3://BUCKET/optional/prefix")
+        if parts.scheme not in {"s3", "file", ""}:
+            raise ValueError("must be s3://BUCKET/prefix, file:///path or a local directory")
+        return value
+
+    @field_validator("backup_encryption_key")
+    @classmethod
+    def _check_backup_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `harvest backup keygen`)")
         return value
 
     @field_validator("entity_type_thresholds", mode="before")
@@ -214,6 +255,11 @@ class Settings(BaseSettings):
         return self.database_url is None
 
     @property
+    def backup_cron(self) -> str | None:
+        """The automatic backup's cron expression, None when disabled."""
+        return None if self.backup_schedule == "off" else self.backup_schedule
+
+    @property
     def pgdata_dir(self) -> Path:
         return self.data_dir / "postgres"
 
@@ -232,7 +278,10 @@ def _describe(error: ValidationError) -> str:
     setting = f"HARVEST_{name.upper()}"
     value = first.get("input")
     shown = (
-        "" if name in {"api_token", "s3_secret_access_key"} or not isinstance(value, str) else f"={value!r}"
+        ""
+        if name in {"api_token", "s3_secret_access_key", "backup_encryption_key"}
+        or not isinstance(value, str)
+        else f"={value!r}"
     )
     return f"{setting}{shown}: {message}"
 

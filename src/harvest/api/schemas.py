@@ -100,3 +100,5 @@ class Health(BaseModel):
     active_model: str | None
     counts: dict[str, int]
     stores: list[dict[str, Any]]
+    # status (ok | failed | running | never | stale), schedule, the last run and the last success
+    backup: dict[str, Any] | None = None

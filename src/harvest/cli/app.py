@@ -10,6 +10,7 @@ from rich.table import Table
 from typer._click.exceptions import ClickException
 
 from harvest import __version__
+from harvest.cli import backup as backup_commands
 from harvest.cli import config as config_commands
 from harvest.cli import crawl as crawl_commands
 from harvest.cli import db as db_commands
@@ -52,6 +53,7 @@ app.add_typer(jobs_commands.schedule_app, name="schedule")
 app.add_typer(entities_commands.app, name="entities")
 app.command("up")(up_commands.up)
 app.command("demo")(up_commands.demo)
+app.add_typer(backup_commands.app, name="backup")
 
 
 def _version(value: bool) -> None:
@@ -73,6 +75,7 @@ def root(
 @app.command()
 def status() -> None:
     """Start what is embedded and check every store: database, raw store, object store."""
+    from harvest.cli.backup import backup_line
     from harvest.cli.db import show_status
     from harvest.health import check_stack
 
@@ -83,6 +86,7 @@ def status() -> None:
     table.add_column()
     for store in health.stores:
         table.add_row(store.name, f"{store.backend}: {store.detail}")
+    table.add_row("backups", backup_line(settings()))
     console.print(table)
 
 

@@ -41,11 +41,20 @@ def up(
     try:
         serve(current, stack, workers=workers, port=port, api=api)
         console.print(f"database: {escape(describe_url(engine.url))}")
+        if workers:
+            console.print(f"backups: {escape(backup_schedule_line(current))}")
         console.print("[bold]harvest is up[/]; Ctrl-C stops it")
         code = stack.wait()
     finally:
         stack.stop()
     raise typer.Exit(code)
+
+
+def backup_schedule_line(current: Settings) -> str:
+    if current.backup_cron is None:
+        return "no automatic backup (HARVEST_BACKUP_SCHEDULE=off)"
+    where = current.backup_url or "backups/ in the object store"
+    return f"automatic, cron '{current.backup_cron}' UTC (HARVEST_BACKUP_SCHEDULE) → {where}"
 
 
 def serve(current: Settings, stack: Stack, *, workers: int, port: int | None, api: bool) -> None:

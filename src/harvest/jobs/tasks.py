@@ -100,3 +100,7 @@ def schedule_tick(timestamp: int) -> None:
     started = fire_schedules(get_settings(), datetime.fromtimestamp(timestamp, UTC))
     if started:
         logger.info("schedule: started pipelines %s", started)
+
+
+# The automatic backup's tasks live with the backup schedule; importing them here registers them.
+import harvest.jobs.backups  # noqa: E402, F401

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from harvest import __version__
 from harvest.api.auth import settings_of
 from harvest.api.schemas import Health
+from harvest.backup import backup_status
 from harvest.db.engine import describe_url, get_engine
 from harvest.embeddings.store import active_model
 
@@ -28,7 +29,8 @@ def health(
     request: Request,
     deep: Annotated[bool, Query(description="also write/read the raw and object stores")] = False,
 ) -> Health:
-    """Open to everyone (load balancers, `harvest up`); shows counts, never content."""
+    """Open to everyone (load balancers, `harvest up`); shows counts and the last backup, never content.
+    `status` is `degraded` while the last backup failed."""
     settings = settings_of(request)
     engine = get_engine(settings)
     with engine.connect() as conn:
@@ -53,8 +55,11 @@ def health(
         stores = [
             {"name": s.name, "backend": s.backend, "detail": s.detail} for s in check_stack(settings).stores
         ]
+    backup = backup_status(settings)
     return Health(
-        status="ok",
+        # a failed (or killed) last backup is degraded service: data written since is not safe
+        status="degraded" if backup.status == "failed" else "ok",
+        backup=backup.to_json(),
         version=__version__,
         database=describe_url(engine.url),
         active_model=model[1] if model else None,
