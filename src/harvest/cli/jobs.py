@@ -164,3 +164,12 @@ def schedule_list() -> None:
             view.last_scheduled_run.strftime("%Y-%m-%d %H:%M") if view.last_scheduled_run else "never",
         )
     console.print(table)
+
+
+def scheduler() -> None:
+    """Run the schedules: queue each minute's tick and start the pipelines whose cron fires (one
+    process per installation is enough, more are harmless; workers run the stages). SIGTERM stops it."""
+    from harvest.jobs.scheduler import run_scheduler
+
+    console.print("scheduler: starting each source's pipeline when its schedule fires; Ctrl-C stops")
+    asyncio.run(run_scheduler(settings()))

@@ -17,6 +17,9 @@ from harvest.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# The minute tick's queue: `harvest scheduler` listens on it alone; workers listen on every queue.
+TICK_QUEUE = "schedule"
+
 
 @dataclass(frozen=True)
 class ScheduleView:
