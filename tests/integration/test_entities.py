@@ -209,12 +209,17 @@ def test_search_filtered_by_entity(corpus: Settings) -> None:
 def test_entities_api(corpus: Settings) -> None:
     with TestClient(create_app(corpus)) as client:
         found = client.get("/api/entities", params={"q": "Acmee Corp"}, headers=AUTH)
-        assert found.status_code == 200 and found.json()[0]["name"] == "Acme Corporation"
-        entity_id = found.json()[0]["id"]
+        assert found.status_code == 200 and found.json()["items"][0]["name"] == "Acme Corporation"
+        entity_id = found.json()["items"][0]["id"]
+        listed = client.get("/api/entities", params={"limit": 2}, headers=AUTH).json()  # no q: all, by name
+        assert len(listed["items"]) == 2 and listed["total"] > 2 and listed["next_offset"] == 2
+        names = [e["name"] for e in listed["items"]]
+        assert names == sorted(names)
         one = client.get(f"/api/entities/{entity_id}", headers=AUTH).json()
         assert "ACME" in one["aliases"]
         mentions = client.get(f"/api/entities/{entity_id}/mentions", headers=AUTH).json()
-        assert {"Acmee Corp", "ACME Corporation"} <= {m["surface"] for m in mentions}
+        assert {"Acmee Corp", "ACME Corporation"} <= {m["surface"] for m in mentions["items"]}
+        assert mentions["total"] == one["mentions"]
         assert client.get(f"/api/entities/{entity_id}/related", headers=AUTH).status_code == 200
         assert (
             client.post("/api/entities/merge", json={"first": entity_id, "second": entity_id}).status_code
@@ -226,4 +231,9 @@ def test_entities_api(corpus: Settings) -> None:
         assert same.status_code == 422 and "itself" in same.json()["error"]["message"]
         assert client.get("/api/entities/99999999", headers=AUTH).status_code == 404
         filtered = client.get("/api/search", params={"q": "plant", "entity": entity_id}, headers=AUTH)
-        assert filtered.status_code == 200 and filtered.json()["hits"]
+        assert filtered.status_code == 200 and filtered.json()["items"]
+        by_name = client.get("/api/search", params={"q": "plant", "entity": "Acme Corp"}, headers=AUTH)
+        assert by_name.status_code == 200, by_name.text
+        assert [h["url"] for h in by_name.json()["items"]] == [h["url"] for h in filtered.json()["items"]]
+        unknown = client.get("/api/search", params={"q": "plant", "entity": "Zyxwv Qqq"}, headers=AUTH)
+        assert unknown.status_code == 404 and "`harvest" not in unknown.json()["error"]["message"]

@@ -57,7 +57,7 @@ def test_harvest_up_serves_the_api_runs_pipelines_and_stops_on_ctrl_c(fresh_db_s
                 time.sleep(0.5)
             assert view["status"] == "succeeded", view
             found = httpx.get(f"{api}/api/search", params={"q": "sourdough starter"}, headers=auth).json()
-            assert found["hits"][0]["url"].endswith("/articles/sourdough-san-francisco")
+            assert found["items"][0]["url"].endswith("/articles/sourdough-san-francisco")
     finally:
         os.killpg(up.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches the whole process group
         output, _ = up.communicate(timeout=60)

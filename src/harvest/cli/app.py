@@ -94,7 +94,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except HarvestError as error:
-        error_line(error.message)
+        error_line(error.cli_message)
         sys.exit(error.exit_code)
     except typer.Abort:
         error_line("aborted")

@@ -64,7 +64,7 @@ def _row(engine: Engine, name: str) -> Source:
     with Session(engine, expire_on_commit=False) as session:
         row = session.scalar(select(Source).where(Source.name == name))
         if row is None:
-            raise NotFoundError(f"no source named {name!r} (see `harvest source list`)")
+            raise NotFoundError(f"no source named {name!r}", hint="see `harvest source list`")
         return row
 
 
@@ -78,7 +78,7 @@ def edit_source(engine: Engine, name: str, changes: dict[str, Any]) -> SourceSpe
     with Session(engine) as session:
         row = session.scalar(select(Source).where(Source.name == name))
         if row is None:
-            raise NotFoundError(f"no source named {name!r} (see `harvest source list`)")
+            raise NotFoundError(f"no source named {name!r}", hint="see `harvest source list`")
         merged = spec_of(row).model_dump() | changes
         new_urls = "start_urls" in changes or "sitemap_urls" in changes
         if new_urls and "allowed_domains" not in changes:
@@ -96,7 +96,7 @@ def remove_source(engine: Engine, name: str) -> None:
     with Session(engine) as session:
         deleted = session.execute(delete(Source).where(Source.name == name).returning(Source.id)).all()
         if not deleted:
-            raise NotFoundError(f"no source named {name!r} (see `harvest source list`)")
+            raise NotFoundError(f"no source named {name!r}", hint="see `harvest source list`")
         session.commit()
 
 

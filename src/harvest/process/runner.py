@@ -130,7 +130,7 @@ def process_pending(
     with engine.connect() as lock_conn:
         # one process run at a time: two would race to mark the same duplicates
         if not lock_conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _PROCESS_LOCK_KEY}).scalar():
-            raise ConflictError("another `harvest process` is running on this database; wait for it")
+            raise ConflictError("processing is already running on this database; wait for it to finish")
         try:
             total = count_pending(engine, source_id)
             with open_raw_store(settings) as raw:
@@ -218,5 +218,5 @@ def _source_id(engine: Engine, name: str) -> int:
     with engine.connect() as conn:
         found = conn.execute(select(Source.id).where(Source.name == name)).scalar()
     if found is None:
-        raise NotFoundError(f"no source named {name!r} (see `harvest source list`)")
+        raise NotFoundError(f"no source named {name!r}", hint="see `harvest source list`")
     return int(found)

@@ -100,7 +100,10 @@ class Searcher:
             if request.mode in {"vector", "hybrid"}:
                 if model is None:
                     if request.mode == "vector":
-                        raise ConflictError("no embeddings yet: run `harvest embed` before a vector search")
+                        raise ConflictError(
+                            "no embeddings yet: embed the chunks before a vector search",
+                            hint="run `harvest embed`",
+                        )
                     warnings.append("no embeddings yet: hybrid search used keywords only")
                 else:
                     try:
@@ -154,7 +157,7 @@ class Searcher:
             canonical = row.duplicate_of_id or row.id
             model = self._model(conn)
             if model is None:
-                raise ConflictError("no embeddings yet: run `harvest embed` first")
+                raise ConflictError("no embeddings yet: embed the chunks first", hint="run `harvest embed`")
             mean = conn.execute(
                 text(
                     f"SELECT avg(e.embedding::vector({model.dimension}))::text FROM chunk_embeddings e "
@@ -166,7 +169,7 @@ class Searcher:
             if mean is None:
                 raise ConflictError(
                     f"document {document_id} has no vectors for model {model.name!r} yet "
-                    "(it has no chunks, or `harvest embed` has not reached it)"
+                    "(it has no chunks, or embedding has not reached it yet)"
                 )
             candidates = self._vector_candidates(
                 conn,
@@ -331,6 +334,22 @@ class Searcher:
         found = active_model(conn)
         return None if found is None else _Model(*found)
 
+    def load_model(self) -> str:
+        """Load the query encoder now and encode once, so that the first search does not pay for it:
+        the active model's, else the configured one (what embedding will create). Returns its name."""
+        with self.engine.connect() as conn:
+            model = self._model(conn)
+        with self._lock:
+            encoder = self._encoders.get(model.name) if model else None
+            if encoder is None:
+                encoder = get_encoder(self.settings, model.name if model else None)
+                self._encoders[encoder.name] = encoder
+        encoder.encode(["warm up"])
+        return encoder.name
+
+    def model_loaded(self, name: str) -> bool:
+        return name in self._encoders
+
     def _encode(self, model: _Model, query: str) -> str:
         with self._lock:
             encoder = self._encoders.get(model.name)
@@ -361,7 +380,7 @@ class Searcher:
         with self.engine.connect() as conn:
             model = self._model(conn)
             if model is None:
-                raise ConflictError("no embeddings yet: run `harvest embed` first")
+                raise ConflictError("no embeddings yet: embed the chunks first", hint="run `harvest embed`")
             found = self._vector_candidates(
                 conn,
                 model,
@@ -390,7 +409,7 @@ class Searcher:
             )
             for entity in filters.entities:
                 if entity not in known_entities:
-                    raise NotFoundError(f"no entity {entity} (see `harvest entities search`)")
+                    raise NotFoundError(f"no entity {entity}", hint="see `harvest entities search`")
         if not filters.sources:
             return
         known = set(
@@ -400,7 +419,7 @@ class Searcher:
         )
         missing = [name for name in filters.sources if name not in known]
         if missing:
-            raise NotFoundError(f"no source named {missing[0]!r} (see `harvest source list`)")
+            raise NotFoundError(f"no source named {missing[0]!r}", hint="see `harvest source list`")
 
 
 def _candidate_depth(window: int) -> int:
