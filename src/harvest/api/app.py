@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 
 from harvest import __version__
 from harvest.api.errors import install_error_handlers
+from harvest.api.limits import BodyLimit
 from harvest.api.routes import documents, entities, health, pipelines, runs, search, sources
 from harvest.api.schemas import ErrorResponse
 from harvest.api.strict import refuse_unknown_query
@@ -25,7 +26,9 @@ _ERRORS = {
         401: "missing or wrong bearer token",
         404: "no such thing",
         409: "conflicts with the current state",
+        413: "the request body is over HARVEST_API_MAX_BODY_MB",
         422: "invalid input (including query parameters the endpoint does not take)",
+        429: "too many requests from this client (see the Retry-After header)",
         503: "a store or the embeddings service is unavailable",
     }.items()
 }
@@ -64,6 +67,8 @@ def create_app(settings: Settings, *, load_model: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.searcher = searcher
     app.state.model_loader = None
+    # added first, so it runs inside CORS: a 413 still carries the CORS headers a browser needs
+    app.add_middleware(BodyLimit, max_bytes=int(settings.api_max_body_mb * 1024 * 1024))
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,

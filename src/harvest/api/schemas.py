@@ -221,6 +221,9 @@ class Health(BaseModel):
     ready: bool = Field(description="the API answers searches at full speed (the query model is loaded)")
     model_loaded: bool = Field(description="the active embedding model is loaded for queries")
     database: str | None = Field(description="where the database is (only with a valid token)")
+    instance: str | None = Field(
+        description="which database the API serves, as settings name it (only with a valid token)"
+    )
     active_model: str | None
     counts: dict[str, int]
     estimated: list[str] = Field(

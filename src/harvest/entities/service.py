@@ -66,11 +66,16 @@ def _index(settings: Settings, engine: Engine) -> AliasIndex:
 
 
 def extract_mentions(
-    settings: Settings, *, on_progress: Callable[[int, int], None] | None = None
+    settings: Settings, *, force: bool = False, on_progress: Callable[[int, int], None] | None = None
 ) -> ExtractReport:
-    """Scan chunks not yet scanned against the current catalog; replace their mentions."""
+    """Scan chunks not yet scanned against the current catalog; replace their mentions. `force` scans
+    every chunk again (e.g. after a threshold changed) and recounts the name candidates."""
     engine = get_engine(settings)
     started = time.perf_counter()
+    if force:
+        with engine.begin() as conn:
+            conn.execute(delete(EntityScan))
+            conn.execute(delete(EntityCandidate).where(EntityCandidate.status == "new"))
     report = ExtractReport(fed_entities=feed_from_fields(engine).created)
     with engine.connect() as conn:
         version = catalog_version(conn)
@@ -295,8 +300,9 @@ def search_entities(
 ) -> list[EntityView]:
     """Typo-tolerant lookup by name: pg_trgm similarity on normalised aliases, then RapidFuzz."""
     from harvest.entities.resolve import name_similarity
+    from harvest.text import check_text
 
-    wanted = normalize(query)
+    wanted = normalize(check_text(query, "the entity name"))
     if not wanted:
         raise InvalidInputError("the entity query is empty")
     engine = get_engine(settings)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from harvest.api.auth import require_read, settings_of
+from harvest.api.limits import rate_limit
 from harvest.api.routes.search import results_json, searcher_of
 from harvest.api.schemas import (
     ChunkOut,
@@ -81,7 +82,9 @@ def chunks(
     return page_of(every[offset : offset + limit], limit=limit, offset=offset, total=len(every))
 
 
-@router.get("/{document_id}/similar", response_model=SearchResponse)
+@router.get(
+    "/{document_id}/similar", response_model=SearchResponse, dependencies=[Depends(rate_limit("search"))]
+)
 def similar(
     request: Request,
     document_id: DocumentId,

@@ -65,6 +65,7 @@ def _health(request: Request, authorized: bool, deep: bool) -> Health:
         ready=loaded,
         model_loaded=loaded,
         database=describe_url(engine.url) if authorized else None,
+        instance=settings.database_identity if authorized else None,
         active_model=model[1] if model else None,
         counts=counts,
         estimated=estimated,

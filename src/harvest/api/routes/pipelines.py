@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from harvest.api.auth import require_read, require_write, settings_of
+from harvest.api.limits import rate_limit
 from harvest.api.schemas import Page, Pipeline, PipelineStage, page_from
 from harvest.crawl.sources import source_id
 from harvest.db.engine import get_engine
@@ -51,7 +52,7 @@ def pipeline_json(view: PipelineView) -> Pipeline:
     "/api/sources/{name}/run",
     status_code=202,
     response_model=Pipeline,
-    dependencies=[Depends(require_write)],
+    dependencies=[Depends(require_write), Depends(rate_limit("run"))],
     tags=["sources"],
 )
 def run_source(

@@ -10,12 +10,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from harvest.api.auth import require_read, settings_of
+from harvest.api.limits import rate_limit
 from harvest.api.schemas import SearchResponse
 from harvest.errors import InvalidInputError
-from harvest.search.engine import Searcher, SearchResults
+from harvest.search.engine import Searcher
 from harvest.search.request import Filters, Mode, SearchRequest
+from harvest.search.results import SearchResults
+from harvest.text import check_text
 
-router = APIRouter(prefix="/api", tags=["search"], dependencies=[Depends(require_read)])
+router = APIRouter(
+    prefix="/api", tags=["search"], dependencies=[Depends(require_read), Depends(rate_limit("search"))]
+)
 
 
 def searcher_of(request: Request) -> Searcher:
@@ -36,7 +41,7 @@ def entity_ids(request: Request, values: list[str]) -> tuple[int, ...]:
     ids = []
     for value in values:
         value = value.strip()
-        if not value or len(value) > 300:
+        if not check_text(value, "entity filter") or len(value) > 300:
             raise InvalidInputError("entity filter must be an entity id or a name (1 to 300 characters)")
         if value.isascii() and value.isdigit():
             ids.append(int(value))

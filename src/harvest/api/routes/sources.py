@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from harvest.api.auth import require_read, require_write, settings_of
+from harvest.api.limits import rate_limit
 from harvest.api.schemas import CrawlStarted, Page, SourceChanges, SourceOut, page_of
 from harvest.crawl.runner import run_crawl
 from harvest.crawl.runs import create_run
@@ -64,7 +65,10 @@ def delete(request: Request, name: SourceName) -> Response:
 
 
 @router.post(
-    "/{name}/crawl", status_code=202, response_model=CrawlStarted, dependencies=[Depends(require_write)]
+    "/{name}/crawl",
+    status_code=202,
+    response_model=CrawlStarted,
+    dependencies=[Depends(require_write), Depends(rate_limit("crawl"))],
 )
 def crawl(request: Request, name: SourceName) -> CrawlStarted:
     """Start a crawl run now; follow it at /api/runs/{run_id}. 409 while one is running."""
