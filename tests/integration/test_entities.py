@@ -79,6 +79,27 @@ def test_extraction_is_incremental(corpus: Settings) -> None:
     assert extract_mentions(corpus).chunks == 0  # nothing new, catalog unchanged
 
 
+def test_forced_extraction_scans_everything_again_without_duplicates(corpus: Settings) -> None:
+    from harvest.entities.service import list_candidates
+
+    def counts() -> tuple[int, int]:
+        with get_engine(corpus).connect() as conn:
+            chunks = conn.execute(text("SELECT count(*) FROM chunks")).scalar_one()
+            mentions = conn.execute(text("SELECT count(*) FROM entity_mentions")).scalar_one()
+        return int(chunks), int(mentions)
+
+    chunks, mentions = counts()
+
+    def candidates() -> list[tuple[str, int, int]]:
+        return [(c["name"], c["mentions"], c["documents"]) for c in list_candidates(corpus)]
+
+    before = candidates()
+    report = extract_mentions(corpus, force=True)  # e.g. after HARVEST_ENTITY_THRESHOLD changed
+    assert report.chunks == chunks and report.mentions == mentions
+    assert counts() == (chunks, mentions)
+    assert candidates() == before  # recounted, not doubled
+
+
 def test_bad_imports_name_row_and_column_and_change_nothing(corpus: Settings, tmp_path: Path) -> None:
     engine = get_engine(corpus)
 
