@@ -56,10 +56,14 @@ class ModelLoader:
                         "query model loaded",
                         extra={"model": self.loaded, "seconds": round(time.perf_counter() - started, 2)},
                     )
-            except HarvestError as error:
-                self.error = error.message
-                logger.warning("could not load the query model: %s", error.message)
             except Exception as error:  # keep trying: a database restart must not stop the loader for good
-                self.error = f"{type(error).__name__}: {error}"
-                logger.warning("could not load the query model", exc_info=True)
+                message = error.message if isinstance(error, HarvestError) else _first_line(error)
+                if message != self.error:  # once per distinct problem, not every few seconds
+                    logger.warning("could not load the query model (will retry): %s", message)
+                self.error = message
             self._stop.wait(self.interval_s)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"

@@ -224,6 +224,8 @@ def api_serve(
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs). The query model loads at start; /api/health says
     `ready` when it is in memory."""
+    import logging
+
     import uvicorn
 
     from harvest.api.app import create_app
@@ -236,8 +238,13 @@ def api_serve(
         f"Harvest API on http://{bind_host}:{bind_port} (docs: /docs); loading the query model, "
         "/api/health says ready when done"
     )
+    config = uvicorn.Config(app, host=bind_host, port=bind_port, log_level=current.log_level.lower())
+    # health checks (load balancers, `harvest up` waiting for ready) would drown the access log
+    logging.getLogger("uvicorn.access").addFilter(
+        lambda record: "/api/health" not in record.getMessage() or " 200" not in record.getMessage()
+    )
     recorded = record_api(current, bind_host, bind_port)
     try:
-        uvicorn.run(app, host=bind_host, port=bind_port, log_level=current.log_level.lower())
+        uvicorn.Server(config).run()
     finally:
         forget_api(recorded)

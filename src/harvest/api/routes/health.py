@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.exc import SQLAlchemyError
 
 from harvest import __version__
 from harvest.api.auth import bearer, settings_of, token_valid
@@ -14,7 +15,7 @@ from harvest.api.warmup import ModelLoader
 from harvest.db.engine import describe_url, get_engine
 from harvest.db.status import table_counts
 from harvest.embeddings.store import active_model
-from harvest.errors import HarvestError
+from harvest.errors import HarvestError, StoreUnavailableError
 
 router = APIRouter(prefix="/api", tags=["health"])
 
@@ -46,10 +47,13 @@ async def health(
 
 def _health(request: Request, authorized: bool, deep: bool) -> Health:
     settings = settings_of(request)
-    engine = get_engine(settings)
-    with engine.connect() as conn:
-        counts, estimated = table_counts(conn)
-        model = active_model(conn)
+    try:
+        engine = get_engine(settings)
+        with engine.connect() as conn:
+            counts, estimated = table_counts(conn)
+            model = active_model(conn)
+    except SQLAlchemyError as error:  # a stopped or unreachable database: 503, not a crash
+        raise StoreUnavailableError("the database is not answering") from error
     loader: ModelLoader | None = getattr(request.app.state, "model_loader", None)
     loaded = loader is not None and loader.ready_for(model[1] if model else None)
     stores: list[dict[str, Any]] = []
