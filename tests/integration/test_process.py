@@ -285,7 +285,15 @@ def test_a_killed_process_run_loses_and_duplicates_nothing(db_settings: Settings
 
 def test_force_reprocesses_after_new_rules_and_chunk_settings(settings: Settings) -> None:
     source = new_source(settings, "https://forced.example.org/")
-    page = energy_page(LONG_PARAGRAPHS).replace("<h1>", "<span class='price'>12 EUR</span><h1>")
+    paragraphs = [  # text of its own: no other test's document may make this one a duplicate
+        "Lighthouse keepers trimmed wicks, wound clockwork and logged every passing ship through long "
+        "winter nights, long before automation replaced them with sealed electric lamps and sensors.",
+        "The lens of a lighthouse gathers light into a narrow beam; a first-order Fresnel lens stands "
+        "taller than a person and sends its flash more than twenty nautical miles over open water.",
+        "Each lighthouse flashes its own rhythm, so sailors can tell one coast from another at night by "
+        "counting seconds between the flashes and looking the pattern up in their printed light lists.",
+    ]
+    page = energy_page(paragraphs).replace("<h1>", "<span class='price'>12 EUR</span><h1>")
     store_pages(settings, source, {"https://forced.example.org/a": (page.encode(), "text/html")})
     process_pending(settings, source)
     document = documents_by_url(settings)["https://forced.example.org/a"]
