@@ -140,9 +140,9 @@ def test_a_pipeline_runs_through_every_service_to_search_results(stack: Topology
         assert "demo: embed succeeded" in update.stdout and "all 1 pipeline(s) succeeded" in update.stdout
 
         found = api.get("/api/search", params={"q": "sourdough starter"}).json()
-        assert found["hits"][0]["url"].endswith("/articles/sourdough-san-francisco")
+        assert found["items"][0]["url"].endswith("/articles/sourdough-san-francisco")
         by_meaning = api.get("/api/search", params={"q": "bread fermentation", "mode": "vector"})
-        assert by_meaning.status_code == 200 and by_meaning.json()["hits"]
+        assert by_meaning.status_code == 200 and by_meaning.json()["items"]
 
         stores = {s["name"]: s for s in api.get("/api/health", params={"deep": "true"}).json()["stores"]}
     assert "mongo" in stores["raw store"]["backend"].lower(), stores  # raw pages on the MongoDB wire

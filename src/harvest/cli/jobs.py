@@ -206,6 +206,8 @@ def schedule_list(as_json: bool = JSON_OPTION) -> None:
 def scheduler() -> None:
     """Run the schedules: queue each minute's tick and start the pipelines whose cron fires (one
     process per installation is enough, more are harmless; workers run the stages). SIGTERM stops it."""
+    import asyncio
+
     from harvest.jobs.scheduler import run_scheduler
 
     console.print("scheduler: starting each source's pipeline when its schedule fires; Ctrl-C stops")
