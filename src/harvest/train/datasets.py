@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from harvest.db.models import Dataset, DatasetLabel, DatasetSnapshot, Document, Source
 from harvest.errors import ConflictError, InvalidInputError, NotFoundError
@@ -73,7 +74,9 @@ def parse_splits(value: str | dict[str, float] | None) -> dict[str, float]:
         try:
             numbers = [float(part) for part in value.split(",")]
         except ValueError:
-            raise InvalidInputError(f"splits {value!r} must be three fractions: train,validation,test") from None
+            raise InvalidInputError(
+                f"splits {value!r} must be three fractions: train,validation,test"
+            ) from None
         if len(numbers) != 3:
             raise InvalidInputError(f"splits {value!r} must be three fractions: train,validation,test")
         value = dict(zip(("train", "validation", "test"), numbers, strict=True))
@@ -123,7 +126,9 @@ def create_dataset(
                 )
             )
     except IntegrityError as error:
-        raise ConflictError(f"a dataset named {name!r} already exists (see `harvest dataset show {name}`)") from error
+        raise ConflictError(
+            f"a dataset named {name!r} already exists (see `harvest dataset show {name}`)"
+        ) from error
     view = get_dataset(engine, name)
     if parsed.kind != "import":
         preview = preview_labels(engine, view)
@@ -160,7 +165,9 @@ def preview_labels(engine: Engine, view: DatasetView, limit: int = 100_000) -> L
     return LabelPreview(documents, labelled, dict(sorted(distribution.items())))
 
 
-def _view(row: Dataset, snapshots: int = 0, imported: int = 0, sources: list[str] | None = None) -> DatasetView:
+def _view(
+    row: Dataset, snapshots: int = 0, imported: int = 0, sources: list[str] | None = None
+) -> DatasetView:
     definition = row.definition or {}
     return DatasetView(
         id=row.id,
@@ -178,24 +185,25 @@ def _view(row: Dataset, snapshots: int = 0, imported: int = 0, sources: list[str
 
 
 def get_dataset(engine: Engine, name: str) -> DatasetView:
-    with engine.connect() as conn:
-        row = conn.execute(select(Dataset).where(Dataset.name == name)).first()
-        if row is None:
+    with Session(engine) as conn:
+        dataset = conn.scalar(select(Dataset).where(Dataset.name == name))
+        if dataset is None:
             raise NotFoundError(f"no dataset named {name!r} (see `harvest dataset list`)")
-        dataset = row[0]
         snapshots = conn.execute(
             select(func.count()).select_from(DatasetSnapshot).where(DatasetSnapshot.dataset_id == dataset.id)
         ).scalar_one()
         imported = conn.execute(
             select(func.count()).select_from(DatasetLabel).where(DatasetLabel.dataset_id == dataset.id)
         ).scalar_one()
-    return _view(dataset, int(snapshots), int(imported))
+        return _view(dataset, int(snapshots), int(imported))
 
 
 def list_datasets(engine: Engine, limit: int = 100, offset: int = 0) -> tuple[list[DatasetView], int]:
     with engine.connect() as conn:
         total = int(conn.execute(select(func.count()).select_from(Dataset)).scalar_one())
-        names = conn.execute(select(Dataset.name).order_by(Dataset.name).limit(limit).offset(offset)).scalars()
+        names = conn.execute(
+            select(Dataset.name).order_by(Dataset.name).limit(limit).offset(offset)
+        ).scalars()
         names = list(names)
     return [get_dataset(engine, name) for name in names], total
 
@@ -234,7 +242,9 @@ def import_labels(engine: Engine, name: str, path: Path) -> ImportReport:
                 select(Document.id, Document.url).where(Document.url.in_(urls)).order_by(Document.id)
             ):
                 by_url.setdefault(url, doc_id)
-        known_ids = set(conn.execute(select(Document.id).where(Document.id.in_(ids))).scalars()) if ids else set()
+        known_ids = (
+            set(conn.execute(select(Document.id).where(Document.id.in_(ids))).scalars()) if ids else set()
+        )
         for line, url, doc_id, labels in records:
             resolved = by_url.get(url) if url is not None else (doc_id if doc_id in known_ids else None)
             if resolved is None:

@@ -56,7 +56,9 @@ def parse_rule(data: dict[str, Any]) -> LabelRule:
         try:
             compiled = re.compile(pattern)
         except re.error as error:
-            raise InvalidInputError(f"URL label pattern {pattern!r} is not a regular expression: {error}") from None
+            raise InvalidInputError(
+                f"URL label pattern {pattern!r} is not a regular expression: {error}"
+            ) from None
         if "label" not in compiled.groupindex:
             raise InvalidInputError(
                 f"URL label pattern {pattern!r} needs a named group `label`, e.g. '/docs/(?P<label>[^/]+)/'"

@@ -61,7 +61,9 @@ def candidate_facts(engine: Engine, view: DatasetView, *, batch: int = 1000) -> 
         "dataset_id": view.id,
     }
     with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=batch).execute(text(_CANDIDATES), params)
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(
+            text(_CANDIDATES), params
+        )
         for row in result:
             yield CandidateRow(
                 document_id=row.id,
@@ -86,7 +88,9 @@ def candidate_facts(engine: Engine, view: DatasetView, *, batch: int = 1000) -> 
             )
 
 
-def document_vectors(engine: Engine, model_id: int, dimension: int, document_ids: list[int]) -> dict[int, list[float]]:
+def document_vectors(
+    engine: Engine, model_id: int, dimension: int, document_ids: list[int]
+) -> dict[int, list[float]]:
     """The mean of each document's chunk vectors for a model (documents without any are absent)."""
     if not document_ids:
         return {}

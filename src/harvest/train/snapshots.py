@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.orm import Session
 
 from harvest.db.models import DatasetSnapshot, SnapshotDocument
 from harvest.errors import InvalidInputError, NotFoundError
@@ -128,8 +129,14 @@ def build_snapshot(
     labeler = Labeler(view.rule, view.task)
     schema = _schema(dimension)
     hasher = hashlib.sha256()
-    definition = {"dataset": view.name, "task": view.task, "sources": view.sources, "label": view.rule.to_json(),
-                  "splits": view.splits, "language": view.language}
+    definition = {
+        "dataset": view.name,
+        "task": view.task,
+        "sources": view.sources,
+        "label": view.rule.to_json(),
+        "splits": view.splits,
+        "language": view.language,
+    }
     hasher.update(json.dumps([SCHEMA_VERSION, definition, model_name], sort_keys=True).encode())
     counts = _Counts()
     distribution: dict[str, dict[str, int]] = {"train": {}, "validation": {}, "test": {}}
@@ -138,8 +145,9 @@ def build_snapshot(
         with pq.ParquetWriter(path, schema, compression="zstd") as writer:
             for batch in _batches(candidate_facts(engine, view, batch=BATCH), BATCH):
                 counts.candidates += len(batch)
-                table = _batch_table(settings, engine, batch, labeler, view, model_id, dimension, counts,
-                                     distribution, hasher)
+                table = _batch_table(
+                    settings, engine, batch, labeler, view, model_id, dimension, counts, distribution, hasher
+                )
                 if table is not None:
                     writer.write_table(pa.Table.from_pydict(table, schema=schema))
                 if on_progress is not None:
@@ -159,14 +167,21 @@ def build_snapshot(
             "rows": counts.rows,
             "splits": _split_rows(path),
             "label_distribution": distribution,
-            "skipped": {"unlabelled": counts.unlabelled, "ambiguous": counts.ambiguous,
-                        "without_vectors": counts.unembedded},
+            "skipped": {
+                "unlabelled": counts.unlabelled,
+                "ambiguous": counts.ambiguous,
+                "without_vectors": counts.unembedded,
+            },
             "created_at": datetime.now(UTC).isoformat(),
         }
         prefix = f"snapshots/{view.name}/{snapshot_id}"
         store = open_object_store(settings)
         store.put(f"{prefix}/data.parquet", path, content_type="application/vnd.apache.parquet")
-        store.put(f"{prefix}/manifest.json", json.dumps(manifest, indent=2).encode(), content_type="application/json")
+        store.put(
+            f"{prefix}/manifest.json",
+            json.dumps(manifest, indent=2).encode(),
+            content_type="application/json",
+        )
         _record(engine, view, snapshot_id, f"{prefix}/data.parquet", model_name, counts.rows, manifest, path)
     found = get_snapshot(engine, snapshot_id)
     assert found is not None
@@ -223,13 +238,24 @@ def _batch_table(
         for name in labels:
             distribution[split][name] = distribution[split].get(name, 0) + 1
         hasher.update(
-            json.dumps([row.document_id, row.page_version, content_hash, row.text_hash, labels, split]).encode()
+            json.dumps(
+                [row.document_id, row.page_version, content_hash, row.text_hash, labels, split]
+            ).encode()
         )
         hasher.update(array.tobytes())
         for name, value in (
-            ("document_id", row.document_id), ("page_id", row.page_id), ("page_version", row.page_version),
-            ("content_hash", content_hash), ("url", row.url), ("fetched_at", fetched_at), ("title", row.title),
-            ("text", row.text), ("label", label), ("labels", labels), ("split", split), ("vector", array),
+            ("document_id", row.document_id),
+            ("page_id", row.page_id),
+            ("page_version", row.page_version),
+            ("content_hash", content_hash),
+            ("url", row.url),
+            ("fetched_at", fetched_at),
+            ("title", row.title),
+            ("text", row.text),
+            ("label", label),
+            ("labels", labels),
+            ("split", split),
+            ("vector", array),
         ):
             table[name].append(value)
         counts.rows += 1
@@ -251,7 +277,9 @@ def _page_versions(settings: Settings, rows: list[CandidateRow]) -> dict[int, tu
         for row in older:
             version = versions.get((row.source, row.page_url, row.page_version))
             found[row.document_id] = (
-                (version.content_hash, version.fetched_at) if version else (row.page_hash or "", row.fetched_at)
+                (version.content_hash, version.fetched_at)
+                if version
+                else (row.page_hash or "", row.fetched_at)
             )
     return found
 
@@ -296,12 +324,27 @@ def _record(
 
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-    columns = ["document_id", "page_id", "page_version", "content_hash", "url", "fetched_at", "split", "labels"]
+    columns = [
+        "document_id",
+        "page_id",
+        "page_version",
+        "content_hash",
+        "url",
+        "fetched_at",
+        "split",
+        "labels",
+    ]
     with engine.begin() as conn:
         inserted = conn.execute(
             pg_insert(DatasetSnapshot)
-            .values(id=snapshot_id, dataset_id=view.id, object_key=key, embedding_model=model_name, rows=rows,
-                    manifest=manifest)
+            .values(
+                id=snapshot_id,
+                dataset_id=view.id,
+                object_key=key,
+                embedding_model=model_name,
+                rows=rows,
+                manifest=manifest,
+            )
             .on_conflict_do_nothing()
             .returning(DatasetSnapshot.id)
         ).first()
@@ -316,7 +359,7 @@ def _record(
 def get_snapshot(engine: Engine, snapshot_id: str, *, missing_ok: bool = False) -> SnapshotView | None:
     from harvest.db.models import Dataset
 
-    with engine.connect() as conn:
+    with Session(engine) as conn:
         row = conn.execute(
             select(DatasetSnapshot, Dataset.name)
             .join(Dataset, Dataset.id == DatasetSnapshot.dataset_id)
@@ -327,18 +370,27 @@ def get_snapshot(engine: Engine, snapshot_id: str, *, missing_ok: bool = False) 
             return None
         raise NotFoundError(f"no snapshot {snapshot_id!r}")
     snap, name = row
-    return SnapshotView(snap.id, name, snap.object_key, snap.embedding_model, snap.rows, dict(snap.manifest),
-                        snap.created_at)
+    return SnapshotView(
+        snap.id, name, snap.object_key, snap.embedding_model, snap.rows, dict(snap.manifest), snap.created_at
+    )
 
 
 def list_snapshots(engine: Engine, dataset: str) -> list[SnapshotView]:
     view = get_dataset(engine, dataset)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(DatasetSnapshot).where(DatasetSnapshot.dataset_id == view.id).order_by(DatasetSnapshot.created_at.desc())
-        ).scalars().all()
-    return [SnapshotView(s.id, view.name, s.object_key, s.embedding_model, s.rows, dict(s.manifest), s.created_at)
-            for s in rows]
+    with Session(engine) as conn:
+        rows = (
+            conn.execute(
+                select(DatasetSnapshot)
+                .where(DatasetSnapshot.dataset_id == view.id)
+                .order_by(DatasetSnapshot.created_at.desc())
+            )
+            .scalars()
+            .all()
+        )
+    return [
+        SnapshotView(s.id, view.name, s.object_key, s.embedding_model, s.rows, dict(s.manifest), s.created_at)
+        for s in rows
+    ]
 
 
 def latest_snapshot(engine: Engine, dataset: str) -> SnapshotView | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -67,6 +68,12 @@ def artifact_root(settings: Settings) -> str:
     return (local.expanduser().absolute() / "mlflow").as_uri()
 
 
+def object_uri(settings: Settings, key: str) -> str:
+    """The URI of an ObjectStore object, for MLflow (which reads it as a dataset source)."""
+    root = artifact_root(settings).removesuffix("/mlflow")
+    return f"{root}/{key}"
+
+
 def configure_environment(settings: Settings) -> None:
     """Hand MLflow the settings it reads from the environment (S3 endpoint and credentials; quiet, offline
     behaviour). The only place Harvest writes MLflow's variables."""
@@ -87,6 +94,10 @@ def configure_environment(settings: Settings) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    # MLflow's own deprecations (e.g. SQLAlchemy 2.1's on its store) are not the user's to act on.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"mlflow(\.|$)")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow(\.|$)")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow(\.|$)")
 
 
 def client(settings: Settings) -> MlflowClient:
