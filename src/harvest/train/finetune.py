@@ -177,7 +177,12 @@ def pyfunc_model() -> Any:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
             self.model = load_finetuned(Path(context.artifacts["model"]), self.device)
 
-        def predict(self, context: Any, model_input: list[str], params: dict[str, str] | None = None) -> list[list[float]]:
-            return [[float(p) for p in row] for row in self.model.probabilities([str(t) for t in model_input], self.device)]
+        def predict(
+            self, context: Any, model_input: list[str], params: dict[str, str] | None = None
+        ) -> list[list[float]]:
+            return [
+                [float(p) for p in row]
+                for row in self.model.probabilities([str(t) for t in model_input], self.device)
+            ]
 
     return FinetunedPyfunc()

@@ -142,3 +142,10 @@ def experiment_id(settings: Settings, model_name: str) -> str:
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def current_client() -> MlflowClient:
+    """A client on the tracking URI `client()` last configured (inside a training run)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient()

@@ -81,6 +81,25 @@ def train(
     return run_training(settings, run_id, on_epoch=on_epoch, on_status=on_status)
 
 
+def train_if_changed(
+    settings: Settings, dataset: str, options: TrainOptions, *, checkpoint: Callable[[], None] | None = None
+) -> dict[str, Any]:
+    """The pipeline's `train` stage: train only when the dataset's snapshot differs from the one the latest
+    training of this model used (unchanged data gives the same snapshot id)."""
+    from harvest.train.runs import list_training_runs
+
+    engine = get_engine(settings)
+    model_name = options.model_name or dataset
+    snapshot = build_snapshot(settings, dataset)
+    runs, _ = list_training_runs(engine, model_name=model_name, limit=20)
+    done = next((r for r in runs if r.status == "succeeded" and r.snapshot_id == snapshot.id), None)
+    if done is not None:
+        return {"snapshot": snapshot.id[:12], "unchanged": True, "version": done.model_version}
+    run_id = prepare_training_run(settings, dataset, options, "pipeline")
+    run = run_training(settings, run_id, checkpoint=checkpoint)
+    return {"snapshot": snapshot.id[:12], "version": run.model_version, "metrics": run.metrics}
+
+
 def run_training(
     settings: Settings,
     training_run_id: int,
@@ -239,7 +258,8 @@ def _train_and_log(
             _log_snapshot_input(settings, snapshot)
 
             def epoch_done(metrics: EpochMetrics) -> None:
-                mlflow.log_metrics(metrics.as_dict(), step=metrics.epoch)
+                # kept and logged in one batch after training: a database round trip per epoch would
+                # dominate the training time of a small head
                 if on_epoch is not None:
                     on_epoch(metrics, config.epochs)
 
@@ -275,6 +295,7 @@ def _train_and_log(
                     checkpoint=checkpoint,
                 )
             seconds = time.perf_counter() - started
+            _log_history(mlflow_run_id, result)
             status("evaluating")
             metrics = _evaluate(result, data, kind, device)
             metrics |= {
@@ -364,7 +385,7 @@ def _log_model(
             signature=signature,
             input_example=example,
             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"],
-            serialization_format="pickle",
+            serialization_format="pt2",  # a graph, not a pickle: loading runs no code
             metadata=metadata,
         )
         return str(info.model_uri)
@@ -433,3 +454,14 @@ def _log_snapshot_input(settings: Settings, snapshot: SnapshotView) -> None:
     mlflow.log_input(
         dataset, context="training", tags={"snapshot_id": snapshot.id, "rows": str(snapshot.rows)}
     )
+
+
+def _log_history(mlflow_run_id: str, result: TrainResult) -> None:
+    """Every epoch's metrics, one MLflow call (steps are epochs)."""
+    from mlflow.entities import Metric
+
+    client = tracking.current_client()
+    now = int(time.time() * 1000)
+    metrics = [Metric(key, value, now, m.epoch) for m in result.history for key, value in m.as_dict().items()]
+    for start in range(0, len(metrics), 1000):
+        client.log_batch(mlflow_run_id, metrics=metrics[start : start + 1000], synchronous=True)

@@ -29,7 +29,9 @@ def _timestamps() -> list[sa.Column[sa.DateTime]]:
 
 
 def _created() -> sa.Column[sa.DateTime]:
-    return sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False)
+    return sa.Column(
+        "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+    )
 
 
 def _jsonb(name: str) -> sa.Column[dict[str, object]]:
@@ -55,7 +57,10 @@ def upgrade() -> None:
         sa.Column("document_id", sa.BigInteger(), nullable=False),
         sa.Column("label", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["dataset_id"], ["datasets.id"], name=op.f("fk_dataset_labels_dataset_id_datasets"), ondelete="CASCADE"
+            ["dataset_id"],
+            ["datasets.id"],
+            name=op.f("fk_dataset_labels_dataset_id_datasets"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["document_id"],
@@ -83,7 +88,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dataset_snapshots")),
     )
-    op.create_index(op.f("ix_dataset_snapshots_dataset_id"), "dataset_snapshots", ["dataset_id"], unique=False)
+    op.create_index(
+        op.f("ix_dataset_snapshots_dataset_id"), "dataset_snapshots", ["dataset_id"], unique=False
+    )
     op.create_table(
         "snapshot_documents",
         sa.Column("snapshot_id", sa.String(length=64), nullable=False),
@@ -131,7 +138,10 @@ def upgrade() -> None:
             "status IN ('queued', 'running', 'succeeded', 'failed')", name=op.f("ck_training_runs_status")
         ),
         sa.ForeignKeyConstraint(
-            ["dataset_id"], ["datasets.id"], name=op.f("fk_training_runs_dataset_id_datasets"), ondelete="CASCADE"
+            ["dataset_id"],
+            ["datasets.id"],
+            name=op.f("fk_training_runs_dataset_id_datasets"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_training_runs")),
     )
@@ -150,7 +160,10 @@ def upgrade() -> None:
         _jsonb("probabilities"),
         _created(),
         sa.ForeignKeyConstraint(
-            ["document_id"], ["documents.id"], name=op.f("fk_predictions_document_id_documents"), ondelete="CASCADE"
+            ["document_id"],
+            ["documents.id"],
+            name=op.f("fk_predictions_document_id_documents"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_predictions")),
         sa.UniqueConstraint(
@@ -180,7 +193,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("model_name", name=op.f("pk_retrain_schedules")),
     )
-    op.create_index(op.f("ix_retrain_schedules_dataset_id"), "retrain_schedules", ["dataset_id"], unique=False)
+    op.create_index(
+        op.f("ix_retrain_schedules_dataset_id"), "retrain_schedules", ["dataset_id"], unique=False
+    )
     op.create_table(
         "retrain_decisions",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -196,7 +211,9 @@ def upgrade() -> None:
         _created(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_retrain_decisions")),
     )
-    op.create_index(op.f("ix_retrain_decisions_model_name"), "retrain_decisions", ["model_name"], unique=False)
+    op.create_index(
+        op.f("ix_retrain_decisions_model_name"), "retrain_decisions", ["model_name"], unique=False
+    )
     op.create_table(
         "pipeline_ml_stages",
         sa.Column("source_id", sa.BigInteger(), nullable=False),
@@ -205,7 +222,10 @@ def upgrade() -> None:
         _created(),
         sa.CheckConstraint("stage IN ('train', 'predict')", name=op.f("ck_pipeline_ml_stages_stage")),
         sa.ForeignKeyConstraint(
-            ["source_id"], ["sources.id"], name=op.f("fk_pipeline_ml_stages_source_id_sources"), ondelete="CASCADE"
+            ["source_id"],
+            ["sources.id"],
+            name=op.f("fk_pipeline_ml_stages_source_id_sources"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("source_id", "stage", "target", name=op.f("pk_pipeline_ml_stages")),
     )
