@@ -8,9 +8,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from harvest import __version__
 from harvest.api.errors import install_error_handlers
 from harvest.api.routes import documents, entities, health, pipelines, runs, search, sources
+from harvest.api.routes import train as train_routes
 from harvest.api.schemas import ErrorResponse
 from harvest.db.engine import get_engine
 from harvest.search.engine import Searcher
+from harvest.train.inference import Predictor
 from harvest.settings import Settings
 
 _ERRORS = {
@@ -35,6 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.searcher = Searcher(settings, get_engine(settings))
+    app.state.predictor = Predictor(settings)
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -43,6 +46,6 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     install_error_handlers(app)
-    for module in (health, search, documents, sources, runs, pipelines, entities):
+    for module in (health, search, documents, sources, runs, pipelines, entities, train_routes):
         app.include_router(module.router)
     return app

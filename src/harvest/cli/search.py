@@ -67,6 +67,7 @@ def search(
     source: list[str] = typer.Option([], "--source", "-s", help="Only this source (repeatable)."),
     language: list[str] = typer.Option([], "--language", help="Only this language, e.g. en (repeatable)."),
     label: list[str] = typer.Option([], "--label", help="Source label KEY or KEY=VALUE (repeatable)."),
+    predicted: list[str] = typer.Option([], "--predicted", help="A model's predicted label: MODEL=LABEL."),
     entity: list[str] = typer.Option(
         [], "--entity", "-e", help="Mentions this entity: id or name (repeatable)."
     ),
@@ -81,6 +82,7 @@ def search(
         sources=tuple(source),
         languages=tuple(language),
         labels=tuple(label),
+        predicted=tuple(predicted),
         entities=tuple(_entity_id(e) for e in entity),
         date_from=_date(since, "--since"),
         date_to=_date(until, "--until"),

@@ -36,7 +36,7 @@ class FinetunedClassifier(nn.Module):
 
     def logits(self, texts: list[str], device: str) -> torch.Tensor:
         features = self.encoder.tokenize(texts)
-        features = {k: v.to(device) for k, v in features.items()}
+        features = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}
         embedding = self.encoder(features)["sentence_embedding"]
         embedding = nn.functional.normalize(embedding, dim=-1)
         out: torch.Tensor = self.head(embedding.float())

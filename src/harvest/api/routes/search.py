@@ -38,6 +38,7 @@ def search(
     date_from: Annotated[date | None, Query(description="published (else fetched) on or after")] = None,
     date_to: Annotated[date | None, Query(description="published (else fetched) on or before")] = None,
     label: Annotated[list[str] | None, Query(description="source label KEY or KEY=VALUE")] = None,
+    predicted: Annotated[list[str] | None, Query(description="a model's predicted label: MODEL=LABEL")] = None,
     entity: Annotated[list[int] | None, Query(description="documents mentioning this entity id")] = None,
     ef_search: Annotated[int | None, Query(ge=1, le=1000)] = None,
     vector_weight: Annotated[float | None, Query(ge=0, le=100)] = None,
@@ -49,6 +50,7 @@ def search(
         date_from=date_from,
         date_to=date_to,
         labels=tuple(label or ()),
+        predicted=tuple(predicted or ()),
         entities=tuple(entity or ()),
     )
     found = searcher_of(request).search(
@@ -69,6 +71,7 @@ class SearchBody(BaseModel):
     date_from: date | None = None
     date_to: date | None = None
     label: list[str] = Field(default_factory=list, max_length=20)
+    predicted: list[str] = Field(default_factory=list, max_length=20)
     entity: list[int] = Field(default_factory=list, max_length=20)
     ef_search: int | None = Field(None, ge=1, le=1000)
     vector_weight: float | None = Field(None, ge=0, le=100)
@@ -86,6 +89,7 @@ def search_json(request: Request, body: SearchBody) -> SearchResponse:
         date_from=body.date_from,
         date_to=body.date_to,
         labels=tuple(body.label),
+        predicted=tuple(body.predicted),
         entities=tuple(body.entity),
     )
     found = searcher_of(request).search(
