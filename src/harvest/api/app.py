@@ -12,8 +12,8 @@ from harvest.api.routes import train as train_routes
 from harvest.api.schemas import ErrorResponse
 from harvest.db.engine import get_engine
 from harvest.search.engine import Searcher
-from harvest.train.inference import Predictor
 from harvest.settings import Settings
+from harvest.train.inference import Predictor
 
 _ERRORS = {
     status: {"model": ErrorResponse, "description": description}

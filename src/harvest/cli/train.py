@@ -160,17 +160,19 @@ def dataset_show(name: str, as_json: bool = JSON) -> None:
     console.print(f"[bold]{escape(view.name)}[/] ({view.task}) from {escape(', '.join(view.sources))}")
     console.print(f"labels: {escape(view.rule.describe())}; splits {view.splits}")
     console.print(
-        f"today: {preview.labelled} of {preview.documents} documents labelled: {escape(_dist(preview.distribution))}"
+        f"today: {preview.labelled} of {preview.documents} documents labelled: "
+        f"{escape(_dist(preview.distribution))}"
     )
     for snap in snapshots:
         console.print(
-            f"snapshot {snap.id[:12]}  {snap.rows} rows  {snap.embedding_model}  {snap.created_at:%Y-%m-%d %H:%M}"
+            f"snapshot {snap.id[:12]}  {snap.rows} rows  {snap.embedding_model}  "
+            f"{snap.created_at:%Y-%m-%d %H:%M}"
         )
 
 
 @dataset_app.command("snapshot")
 def dataset_snapshot(name: str, as_json: bool = JSON) -> None:
-    """Freeze the dataset now: Parquet + manifest in the object store (same content → same id, not rewritten)."""
+    """Freeze the dataset now: Parquet + manifest in the object store (same content, same id)."""
     from harvest.train.snapshots import build_snapshot
 
     with Progress(
@@ -189,7 +191,8 @@ def dataset_snapshot(name: str, as_json: bool = JSON) -> None:
     splits = snap.manifest.get("splits", {})
     console.print(
         f"snapshot {snap.id} ({state}): {snap.rows} documents "
-        f"(train {splits.get('train', 0)}, validation {splits.get('validation', 0)}, test {splits.get('test', 0)}), "
+        f"(train {splits.get('train', 0)}, validation {splits.get('validation', 0)}, test "
+        f"{splits.get('test', 0)}), "
         f"vectors of {escape(snap.embedding_model)}, at {escape(snap.object_key)}"
     )
 
@@ -393,14 +396,16 @@ def models_schedule(
     if schedules:
         s = schedules[0]
         console.print(
-            f"{escape(name)}: retrain {escape(s['dataset'])} at '{s['cron']}' (next {s['next_run_at']}), margin {s['margin']}"
+            f"{escape(name)}: retrain {escape(s['dataset'])} at '{s['cron']}' (next "
+            f"{s['next_run_at']}), margin {s['margin']}"
         )
     else:
         console.print(f"{escape(name)}: no retrain schedule")
     for d in decisions:
         verdict = "[green]promoted[/]" if d["promoted"] else "kept production"
         console.print(
-            f"{d['created_at'][:16]} v{d['challenger_version']} vs v{d['champion_version'] or '-'}: {verdict} ({escape(d['reason'])})"
+            f"{d['created_at'][:16]} v{d['challenger_version']} vs v{d['champion_version'] or '-'}: "
+            f"{verdict} ({escape(d['reason'])})"
         )
 
 
@@ -415,7 +420,8 @@ def models_retrain(name: str, as_json: bool = JSON) -> None:
     schedule = next((s for s in list_schedules(current) if s["model"] == name), None)
     if schedule is None:
         raise InvalidInputError(
-            f"model {name!r} has no retrain schedule; set one with `harvest models schedule {name} --dataset D --cron '…'`"
+            f"model {name!r} has no retrain schedule; set one with `harvest models schedule {name} "
+            "--dataset D --cron '…'`"
         )
     run_train(current, schedule["dataset"], TrainOptions(model_name=name, retrain=True), trigger="manual")
     decision = list_decisions(current, name, limit=1)[0]
@@ -462,7 +468,8 @@ def predict(
             print_json(report.to_json())
             return
         console.print(
-            f"{escape(name)} v{report.version}: {report.predicted} new documents of {escape(source)} labelled: {escape(_dist(report.labels or {}))}"
+            f"{escape(name)} v{report.version}: {report.predicted} new documents of {escape(source)} "
+            f"labelled: {escape(_dist(report.labels or {}))}"
         )
         return
     predictor = Predictor(current)
@@ -474,8 +481,9 @@ def predict(
     if as_json:
         print_json([o.to_json() for o in outputs])
         return
-    for item, out in zip(text or document, outputs, strict=True):
-        shown = str(item) if isinstance(item, int) else (item[:60] + "…" if len(item) > 60 else item)
+    inputs: list[str] = list(text) if text else [f"document {d}" for d in document]
+    for item, out in zip(inputs, outputs, strict=True):
+        shown = item[:60] + "…" if len(item) > 60 else item
         console.print(f"{escape(out.label)}  {out.score:.3f}  (v{out.version})  {escape(shown)}")
 
 
@@ -497,11 +505,14 @@ def lineage_model(
         f"[bold]{escape(name)} v{version}[/] ← MLflow run {run.get('run_id')} ({run.get('status')})"
     )
     console.print(
-        f"  ← snapshot {snap.get('id')} of {escape(str(snap.get('dataset')))} ({snap.get('rows')} documents, {escape(str(snap.get('embedding_model')))})"
+        f"  ← snapshot {snap.get('id')} of {escape(str(snap.get('dataset')))} ({snap.get('rows')} "
+        f"documents, {escape(str(snap.get('embedding_model')))})"
     )
     for doc in data["documents"]:
         console.print(
-            f"    ← document {doc['document_id']} {escape(doc['url'])} page v{doc['page_version']} {doc['content_hash'][:12]} fetched {doc['fetched_at']} [{doc['split']}: {escape(', '.join(doc['labels']))}]"
+            f"    ← document {doc['document_id']} {escape(doc['url'])} page v{doc['page_version']} "
+            f"{doc['content_hash'][:12]} fetched {doc['fetched_at']} "
+            f"[{doc['split']}: {escape(', '.join(doc['labels']))}]"
         )
     if data["documents_total"] > len(data["documents"]):
         console.print(f"    … {data['documents_total'] - len(data['documents'])} more (--limit)")
@@ -529,11 +540,13 @@ def lineage_document(document_id: int, as_json: bool = JSON) -> None:
             or "no model yet"
         )
         console.print(
-            f"  → snapshot {snap['snapshot_id'][:12]} of {escape(snap['dataset'])} (page v{snap['page_version']}, {snap['split']}) → {escape(versions)}"
+            f"  → snapshot {snap['snapshot_id'][:12]} of {escape(snap['dataset'])} (page "
+            f"v{snap['page_version']}, {snap['split']}) → {escape(versions)}"
         )
     for p in data["predictions"]:
         console.print(
-            f"  → prediction {p['id']}: {escape(p['label'])} {p['score']:.3f} by {escape(p['model'])} v{p['model_version']} (page v{p['page_version']})"
+            f"  → prediction {p['id']}: {escape(p['label'])} {p['score']:.3f} by {escape(p['model'])} "
+            f"v{p['model_version']} (page v{p['page_version']})"
         )
 
 
@@ -548,10 +561,12 @@ def lineage_prediction(prediction_id: int, as_json: bool = JSON) -> None:
         return
     p = data["prediction"]
     console.print(
-        f"[bold]prediction {prediction_id}[/]: {escape(p['label'])} {p['score']:.3f} for document {p['document_id']} {escape(p['url'])} (page v{p['page_version']})"
+        f"[bold]prediction {prediction_id}[/]: {escape(p['label'])} {p['score']:.3f} for document "
+        f"{p['document_id']} {escape(p['url'])} (page v{p['page_version']})"
     )
     console.print(
-        f"  ← {escape(p['model'])} v{p['model_version']} ← MLflow run {(data['run'] or {}).get('run_id')} ← snapshot {(data['snapshot'] or {}).get('id')}"
+        f"  ← {escape(p['model'])} v{p['model_version']} ← MLflow run "
+        f"{(data['run'] or {}).get('run_id')} ← snapshot {(data['snapshot'] or {}).get('id')}"
     )
 
 

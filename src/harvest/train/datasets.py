@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from harvest.db.models import Dataset, DatasetLabel, DatasetSnapshot, Document, Source
 from harvest.errors import ConflictError, InvalidInputError, NotFoundError
-from harvest.train.labels import LabelRule, Labeler, parse_rule
+from harvest.train.labels import Labeler, LabelRule, parse_rule
 from harvest.train.rows import candidate_facts
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -61,7 +61,8 @@ class DatasetView:
 def check_name(name: str, what: str = "dataset") -> str:
     if not NAME_PATTERN.match(name or ""):
         raise InvalidInputError(
-            f"{what} name {name!r} must be 1-100 letters, digits, '.', '_' or '-' (starting with a letter/digit)"
+            f"{what} name {name!r} must be 1-100 letters, digits, '.', '_' or '-' (starting with a "
+            "letter/digit)"
         )
     return name
 
@@ -201,10 +202,9 @@ def get_dataset(engine: Engine, name: str) -> DatasetView:
 def list_datasets(engine: Engine, limit: int = 100, offset: int = 0) -> tuple[list[DatasetView], int]:
     with engine.connect() as conn:
         total = int(conn.execute(select(func.count()).select_from(Dataset)).scalar_one())
-        names = conn.execute(
-            select(Dataset.name).order_by(Dataset.name).limit(limit).offset(offset)
-        ).scalars()
-        names = list(names)
+        names = list(
+            conn.execute(select(Dataset.name).order_by(Dataset.name).limit(limit).offset(offset)).scalars()
+        )
     return [get_dataset(engine, name) for name in names], total
 
 
@@ -245,10 +245,12 @@ def import_labels(engine: Engine, name: str, path: Path) -> ImportReport:
         known_ids = (
             set(conn.execute(select(Document.id).where(Document.id.in_(ids))).scalars()) if ids else set()
         )
-        for line, url, doc_id, labels in records:
-            resolved = by_url.get(url) if url is not None else (doc_id if doc_id in known_ids else None)
+        for line, row_url, row_id, labels in records:
+            resolved = (
+                by_url.get(row_url) if row_url is not None else (row_id if row_id in known_ids else None)
+            )
             if resolved is None:
-                what = f"URL {url!r}" if url is not None else f"document id {doc_id}"
+                what = f"URL {row_url!r}" if row_url is not None else f"document id {row_id}"
                 raise InvalidInputError(f"{path}:{line}: no document with {what}; nothing imported")
             for label in labels:
                 pairs.add((resolved, label))

@@ -172,7 +172,7 @@ def pyfunc_model() -> Any:
     this module does not import MLflow."""
     import mlflow.pyfunc
 
-    class FinetunedPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    class FinetunedPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
         def load_context(self, context: Any) -> None:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
             self.model = load_finetuned(Path(context.artifacts["model"]), self.device)

@@ -89,7 +89,7 @@ def targets(labels: list[list[str]], classes: list[str], task: str) -> np.ndarra
 
 
 def class_weights(y: np.ndarray, classes: int, task: str) -> torch.Tensor:
-    """Inverse-frequency weights (classify), or positive weights neg/pos (multilabel), from the train split."""
+    """Inverse-frequency weights (classify), or positive weights neg/pos (multilabel), from training."""
     if task == "multilabel":
         positives = y.sum(axis=0)
         negatives = len(y) - positives

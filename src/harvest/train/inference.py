@@ -98,7 +98,7 @@ class LoadedModel:
 
 
 def segments(text: str) -> list[str]:
-    """Paragraph groups of about SEGMENT_WORDS words (what the encoder sees; its mean is the text's vector)."""
+    """Paragraph groups of about SEGMENT_WORDS words (encoded; their mean is the text's vector)."""
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()] or [text.strip()]
     groups: list[str] = []
     current: list[str] = []
@@ -227,8 +227,7 @@ def _load(settings: Settings, version: VersionView) -> Any:
     if version.kind == "head":
         import mlflow.pytorch
 
-        model = mlflow.pytorch.load_model(uri, dst_path=tempfile.mkdtemp(prefix="harvest-model-"))
-        return model
+        return mlflow.pytorch.load_model(uri, dst_path=tempfile.mkdtemp(prefix="harvest-model-"))
     import mlflow.pyfunc
 
     return mlflow.pyfunc.load_model(uri, dst_path=tempfile.mkdtemp(prefix="harvest-model-"))

@@ -103,8 +103,7 @@ class Labeler:
 
     def labels(self, facts: DocumentFacts) -> list[str]:
         found = self._raw(facts)
-        cleaned = sorted({_clean(value) for value in found if _clean(value)})
-        return cleaned
+        return sorted({_clean(value) for value in found if _clean(value)})
 
     def _raw(self, facts: DocumentFacts) -> list[str]:
         rule = self.rule

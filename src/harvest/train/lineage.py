@@ -96,7 +96,8 @@ def document_lineage(settings: Settings, document_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
         doc = conn.execute(
             text(
-                "SELECT d.id, d.url, d.page_version, p.version AS page_latest, p.content_hash, p.last_fetched_at, "
+                "SELECT d.id, d.url, d.page_version, p.version AS page_latest, p.content_hash, "
+                "p.last_fetched_at, "
                 "s.name AS source FROM documents d JOIN pages p ON p.id = d.page_id "
                 "JOIN sources s ON s.id = d.source_id WHERE d.id = :id"
             ),
@@ -104,8 +105,10 @@ def document_lineage(settings: Settings, document_id: int) -> dict[str, Any]:
         ).first()
         used = conn.execute(
             text(
-                "SELECT sd.*, ds.created_at AS snapshot_created, dt.name AS dataset FROM snapshot_documents sd "
-                "JOIN dataset_snapshots ds ON ds.id = sd.snapshot_id JOIN datasets dt ON dt.id = ds.dataset_id "
+                "SELECT sd.*, ds.created_at AS snapshot_created, dt.name AS dataset FROM "
+                "snapshot_documents sd "
+                "JOIN dataset_snapshots ds ON ds.id = sd.snapshot_id JOIN datasets dt ON dt.id = "
+                "ds.dataset_id "
                 "WHERE sd.document_id = :id ORDER BY ds.created_at DESC"
             ),
             {"id": document_id},

@@ -28,7 +28,7 @@ class EpochMetrics:
 def predict_labels(probabilities: np.ndarray, task: str, threshold: float = 0.5) -> np.ndarray:
     if task == "multilabel":
         return (probabilities >= threshold).astype(np.float32)
-    return probabilities.argmax(axis=1)
+    return np.asarray(probabilities.argmax(axis=1))
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, classes: int, task: str) -> float:
@@ -64,7 +64,7 @@ def report(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], task: str
 
 
 def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], task: str) -> Any:
-    """A matplotlib figure of the confusion matrix (per label 2×2 blocks summed for multilabel)."""
+    """A matplotlib figure of the confusion matrix (per label 2x2 blocks summed for multilabel)."""
     import matplotlib
 
     matplotlib.use("Agg")

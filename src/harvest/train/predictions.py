@@ -102,7 +102,8 @@ def get_prediction(engine: Engine, prediction_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
         row = conn.execute(
             text(
-                "SELECT p.*, d.url, s.name AS source FROM predictions p JOIN documents d ON d.id = p.document_id "
+                "SELECT p.*, d.url, s.name AS source FROM predictions p JOIN documents d ON d.id = "
+                "p.document_id "
                 "JOIN sources s ON s.id = d.source_id WHERE p.id = :id"
             ),
             {"id": prediction_id},
@@ -116,8 +117,10 @@ def document_predictions(engine: Engine, document_id: int, limit: int = 50) -> l
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT p.*, d.url, s.name AS source FROM predictions p JOIN documents d ON d.id = p.document_id "
-                "JOIN sources s ON s.id = d.source_id WHERE p.document_id = :id ORDER BY p.id DESC LIMIT :limit"
+                "SELECT p.*, d.url, s.name AS source FROM predictions p JOIN documents d ON d.id = "
+                "p.document_id "
+                "JOIN sources s ON s.id = d.source_id WHERE p.document_id = :id ORDER BY p.id DESC "
+                "LIMIT :limit"
             ),
             {"id": document_id, "limit": limit},
         ).all()

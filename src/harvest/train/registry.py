@@ -208,7 +208,8 @@ def production_version(settings: Settings, name: str) -> VersionView:
     model = _registered(client, name)
     if ALIAS not in dict(model.aliases or {}):
         raise NoProductionVersionError(
-            f"model {name!r} has no production version; promote one with `harvest models promote {name} VERSION`"
+            f"model {name!r} has no production version; promote one with `harvest models promote {name} "
+            "VERSION`"
         )
     try:
         mv = client.get_model_version_by_alias(name, ALIAS)
@@ -227,7 +228,7 @@ def promote(settings: Settings, name: str, version: int) -> VersionView:
     current = dict(model.aliases or {}).get(ALIAS)
     client.set_registered_model_alias(name, ALIAS, str(version))
     if current is None or int(current) != version:
-        history = (_history(model) + [version])[-HISTORY_KEEP:]
+        history = ([*_history(model), version])[-HISTORY_KEEP:]
         client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
     logger.info("promoted", extra={"model": name, "version": version, "previous": current})
     return get_version(settings, name, version)

@@ -105,7 +105,8 @@ def list_schedules(settings: Settings) -> list[dict[str, Any]]:
     with get_engine(settings).connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT r.*, d.name AS dataset FROM retrain_schedules r JOIN datasets d ON d.id = r.dataset_id "
+                "SELECT r.*, d.name AS dataset FROM retrain_schedules r JOIN datasets d ON d.id = "
+                "r.dataset_id "
                 "ORDER BY r.model_name"
             )
         ).all()
@@ -123,7 +124,7 @@ def list_schedules(settings: Settings) -> list[dict[str, Any]]:
 
 
 def due_schedules(settings: Settings, when: datetime) -> list[tuple[str, str, dict[str, Any]]]:
-    """(model, dataset, params) of schedules firing at this minute, marked as run (exactly once per minute)."""
+    """(model, dataset, params) of schedules firing at this minute, marked as run (once per minute)."""
     from croniter import croniter
 
     minute = when.replace(second=0, microsecond=0)
@@ -132,7 +133,8 @@ def due_schedules(settings: Settings, when: datetime) -> list[tuple[str, str, di
     with engine.begin() as conn:
         rows = conn.execute(
             text(
-                "SELECT r.model_name, r.cron, r.params, r.last_run_at, d.name AS dataset FROM retrain_schedules r "
+                "SELECT r.model_name, r.cron, r.params, r.last_run_at, d.name AS dataset FROM "
+                "retrain_schedules r "
                 "JOIN datasets d ON d.id = r.dataset_id FOR UPDATE OF r"
             )
         ).all()

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 # Canonical, non-empty documents of the dataset's sources, with what every label rule may read.
 _CANDIDATES = """
-SELECT d.id, d.url, d.title, d.text, d.text_hash, d.fields, d.page_version, d.page_id, s.labels AS source_labels,
-       p.version AS page_latest, p.url AS page_url, p.content_hash AS page_hash, p.last_fetched_at, s.name AS source,
+SELECT d.id, d.url, d.title, d.text, d.text_hash, d.fields, d.page_version, d.page_id,
+       s.labels AS source_labels, s.name AS source, p.version AS page_latest, p.url AS page_url,
+       p.content_hash AS page_hash, p.last_fetched_at,
        CASE WHEN :entity THEN ARRAY(
            SELECT DISTINCT e.type FROM entity_mentions m JOIN entities e ON e.id = m.entity_id
            WHERE m.document_id = d.id) ELSE ARRAY[]::text[] END AS entity_types,

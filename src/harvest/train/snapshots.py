@@ -321,7 +321,6 @@ def _record(
 ) -> None:
     """The snapshot row and its documents (for lineage), read back from the Parquet file in row groups."""
     import pyarrow.parquet as pq
-
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
     columns = [

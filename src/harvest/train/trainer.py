@@ -205,7 +205,7 @@ def _config(settings: Settings, params: dict[str, Any]) -> TrainConfig:
         patience=int(params.get("patience") or settings.train_patience),
         batch_size=int(params.get("batch_size") or settings.train_batch_size),
         learning_rate=float(params.get("learning_rate") or settings.train_learning_rate),
-        seed=int(params.get("seed") if params.get("seed") is not None else settings.train_seed),
+        seed=int(params["seed"]) if params.get("seed") is not None else settings.train_seed,
     )
 
 
@@ -392,12 +392,12 @@ def _log_model(
     from harvest.train.finetune import pyfunc_model, save_finetuned
 
     directory = save_finetuned(result.model, data.classes, workdir / "finetuned")  # type: ignore[arg-type]
-    example = [text[:2000] for text in data.texts["train"][:2]]
+    texts = [text[:2000] for text in data.texts["train"][:2]]
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=pyfunc_model(),
+        input_example=texts,
         artifacts={"model": str(directory)},
-        input_example=example,
         pip_requirements=["torch", "sentence-transformers"],
         metadata=metadata,
     )
@@ -450,7 +450,9 @@ def _log_snapshot_input(settings: Settings, snapshot: SnapshotView) -> None:
             ColSpec("string", "split"),
         ]
     )
-    dataset = MetaDataset(source=source, name=snapshot.dataset, digest=snapshot.id[:32], schema=schema)
+    dataset = MetaDataset(  # type: ignore[abstract]  # MLflow's own concrete class
+        source=source, name=snapshot.dataset, digest=snapshot.id[:32], schema=schema
+    )
     mlflow.log_input(
         dataset, context="training", tags={"snapshot_id": snapshot.id, "rows": str(snapshot.rows)}
     )

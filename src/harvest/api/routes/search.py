@@ -38,7 +38,9 @@ def search(
     date_from: Annotated[date | None, Query(description="published (else fetched) on or after")] = None,
     date_to: Annotated[date | None, Query(description="published (else fetched) on or before")] = None,
     label: Annotated[list[str] | None, Query(description="source label KEY or KEY=VALUE")] = None,
-    predicted: Annotated[list[str] | None, Query(description="a model's predicted label: MODEL=LABEL")] = None,
+    predicted: Annotated[
+        list[str] | None, Query(description="a model's predicted label: MODEL=LABEL")
+    ] = None,
     entity: Annotated[list[int] | None, Query(description="documents mentioning this entity id")] = None,
     ef_search: Annotated[int | None, Query(ge=1, le=1000)] = None,
     vector_weight: Annotated[float | None, Query(ge=0, le=100)] = None,
