@@ -432,6 +432,14 @@ def models_retrain(name: str, as_json: bool = JSON) -> None:
     console.print(f"v{decision['challenger_version']}: {verdict} ({escape(decision['reason'])})")
 
 
+@models_app.command("tracking-uri")
+def models_tracking_uri() -> None:
+    """MLflow's backend store URI, for `mlflow ui --backend-store-uri "$(harvest models tracking-uri)"`."""
+    from harvest.train.tracking import tracking_uri
+
+    console.print(tracking_uri(settings()), soft_wrap=True, highlight=False, markup=False)
+
+
 @models_app.command("activate", hidden=True)
 def models_activate_legacy(
     name: str, force: bool = typer.Option(False, help="Activate even with missing vectors.")
