@@ -35,7 +35,6 @@ AUTH = {"Authorization": "Bearer change-me"}
 def corpus(db_settings: Settings) -> Iterator[Settings]:
     with demo_corpus(
         db_settings,
-        mlflow_database=f"{db_settings.database_name}_mlflow",
         train_epochs=40,
         job_retry_wait_s=0.5,
     ) as (settings, _site):
@@ -230,6 +229,7 @@ def test_old_models_spelling_still_switches_embedding_models(corpus: Settings) -
     )
 
 
+@pytest.mark.timeout(900)  # two workers' starts, a fine-tuning run killed and one retried, on 2 CPU cores
 def test_a_worker_killed_mid_training_registers_exactly_one_version(corpus: Settings) -> None:
     from harvest.train.queueing import queue_training
     from harvest.train.registry import versions_with_tag

@@ -48,8 +48,8 @@ class LabelRule:
 
 def parse_rule(data: dict[str, Any]) -> LabelRule:
     """A validated rule from its JSON form (as stored in a dataset's definition)."""
-    kind = data.get("kind")
-    if kind not in KINDS:
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if not isinstance(kind, str) or kind not in KINDS:
         raise InvalidInputError(f"label rule kind {kind!r} is not one of {', '.join(KINDS)}")
     if kind == "url":
         pattern = str(data.get("pattern") or "")
@@ -70,7 +70,10 @@ def parse_rule(data: dict[str, Any]) -> LabelRule:
             raise InvalidInputError(f"a {kind} label rule needs a key name (1-100 characters)")
         return LabelRule(kind, key=key)
     if kind == "entity":
-        types = tuple(sorted({str(t).strip() for t in data.get("types") or () if str(t).strip()}))
+        raw = data.get("types") or ()
+        if isinstance(raw, str) or not isinstance(raw, list | tuple):
+            raise InvalidInputError("an entity label rule's `types` is a list of entity types")
+        types = tuple(sorted({str(t).strip() for t in raw if str(t).strip()}))
         if not types:
             raise InvalidInputError("an entity label rule needs at least one entity type")
         return LabelRule("entity", types=types)
