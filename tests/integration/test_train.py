@@ -162,9 +162,14 @@ def test_predict_stage_lineage_both_ways_and_search_filter(
 
 
 def test_retraining_records_its_decision(corpus: Settings, trained: tuple[int, int]) -> None:
-    from harvest.train.retrain import list_decisions, set_schedule
+    from datetime import UTC, datetime
+
+    from harvest.train.retrain import due_schedules, list_decisions, set_schedule
 
     promote(corpus, "kinds", 1)
+    set_schedule(corpus, "kinds", "kinds", "* * * * *", margin=0.5)
+    now = datetime.now(UTC)
+    assert due_schedules(corpus, now) == [("kinds", "kinds", {})] and due_schedules(corpus, now) == []
     set_schedule(corpus, "kinds", "kinds", "0 3 * * *", margin=0.5)
     run = train(corpus, "kinds", TrainOptions(model_name="kinds", retrain=True, seed=7))
     decision = list_decisions(corpus, "kinds")[0]
@@ -271,3 +276,31 @@ def test_a_worker_killed_mid_training_registers_exactly_one_version(corpus: Sett
     run = get_training_run(engine, run_id)
     assert run.status == "succeeded" and run.attempts == 2, run.message
     assert [v.version for v in versions_with_tag(settings, "harvest.training_run", str(run_id))] == [1]
+
+
+def test_a_source_opts_into_train_and_predict_stages(corpus: Settings, trained: tuple[int, int]) -> None:
+    from harvest.jobs.pipeline import cancel_pipeline, start_pipeline
+    from harvest.jobs.stages import STAGE_FUNCTIONS, Progress
+    from harvest.train.queueing import add_stage
+
+    add_stage(corpus, "demo", "predict", "kinds")
+    add_stage(corpus, "demo", "train", "kinds")
+    view = start_pipeline(corpus, "demo")
+    try:
+        assert [s.stage for s in view.stages] == ["crawl", "process", "entities", "embed", "train", "predict"]
+    finally:
+        cancel_pipeline(corpus, view.id)
+    promote(corpus, "kinds", 1)
+    trained_counts = STAGE_FUNCTIONS["train"](corpus, "demo", Progress(corpus, view.id, "train", None))
+    assert trained_counts["kinds"]["unchanged"]  # same snapshot as the last training: no new version
+    predicted = STAGE_FUNCTIONS["predict"](corpus, "demo", Progress(corpus, view.id, "predict", None))
+    assert predicted["kinds"]["version"] == 1
+
+
+@pytest.mark.gpu
+def test_finetune_runs_on_cuda_with_mixed_precision(corpus: Settings) -> None:
+    from harvest.train.tracking import client
+
+    run = train(corpus, "kinds", TrainOptions(model_name="kinds-gpu", finetune=True, epochs=1))
+    assert run.status == "succeeded", run.message
+    assert client(corpus).get_run(str(run.mlflow_run_id)).data.tags["harvest.device"] == "cuda"

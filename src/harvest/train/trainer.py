@@ -295,6 +295,7 @@ def _train_and_log(
                     checkpoint=checkpoint,
                 )
             seconds = time.perf_counter() - started
+            mlflow.set_tag("harvest.device", device)
             _log_history(mlflow_run_id, result)
             status("evaluating")
             metrics = _evaluate(result, data, kind, device)
