@@ -34,7 +34,7 @@ from harvest.crawl.sources import add_source
 from harvest.crawl.spec import parse_spec
 from harvest.db.engine import get_engine
 from harvest.embeddings.stage import embed_pending
-from harvest.errors import NotFoundError
+from harvest.errors import ConflictError, NotFoundError
 from harvest.process.runner import process_pending
 from harvest.settings import load_settings, settings_env
 from harvest.train.datasets import create_dataset, get_dataset
@@ -101,9 +101,8 @@ def build_corpus(settings: object) -> None:
             ),
         )
         print("crawling the Django docs (first run only) …", flush=True)
-    except Exception as error:  # already added by an earlier run
-        if "already" not in str(error):
-            raise
+    except ConflictError:  # added by an earlier run: the corpus is reused
+        pass
     started = time.perf_counter()
     run = run_crawl(settings, "django")  # type: ignore[arg-type]
     assert run.status == "succeeded", run.message
