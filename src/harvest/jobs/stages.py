@@ -127,7 +127,35 @@ def entities_stage(settings: Settings, source: str, progress: Progress) -> dict[
     }
 
 
+def train_stage(settings: Settings, source: str, progress: Progress) -> dict[str, Any]:
+    """Train every dataset the source opted into (a new version only when its snapshot changed)."""
+    from harvest.train.queueing import targets_for
+    from harvest.train.trainer import TrainOptions, train_if_changed
+
+    counts: dict[str, Any] = {}
+    for dataset in targets_for(settings, source, "train"):
+        progress(counts | {"training": dataset})
+        counts[dataset] = train_if_changed(settings, dataset, TrainOptions(), checkpoint=progress.checkpoint)
+    return counts
+
+
+def predict_stage(settings: Settings, source: str, progress: Progress) -> dict[str, Any]:
+    """Label the source's new documents with each opted-in model's production version."""
+    from harvest.train.predictions import predict_source
+    from harvest.train.queueing import targets_for
+
+    counts: dict[str, Any] = {}
+    for model in targets_for(settings, source, "predict"):
+        report = predict_source(
+            settings, model, source, on_progress=lambda done, total: progress({"done": done, "total": total})
+        )
+        counts[model] = {"version": report.version, "predicted": report.predicted}
+    return counts
+
+
 STAGE_FUNCTIONS: dict[str, Callable[[Settings, str, Progress], dict[str, Any]]] = {
+    "train": train_stage,
+    "predict": predict_stage,
     "crawl": crawl_stage,
     "process": process_stage,
     "entities": entities_stage,
