@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     entity_threshold: float = Field(default=88.0, ge=50, le=100)
     entity_type_thresholds: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     entity_resolve_threshold: float = Field(default=0.85, ge=0.5, le=1.0)
+    # Crawler-trap limits: defaults for every source (a source's own value, when set, wins).
+    crawl_max_depth: int = Field(default=20, ge=0, le=100_000)
+    crawl_max_pages: int = Field(default=10_000, ge=1, le=100_000_000)
+    crawl_max_url_length: int = Field(default=2083, ge=64, le=1_000_000)
+    crawl_max_path_repeats: int = Field(default=2, ge=1, le=1000)
+    crawl_max_query_variants: int = Field(default=100, ge=1, le=100_000_000)
+    crawl_max_years_ahead: int = Field(default=1, ge=0, le=1000)
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod

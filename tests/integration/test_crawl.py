@@ -77,7 +77,10 @@ def stored(settings: Settings, source: str) -> dict[str, bytes]:
 def test_static_source_stores_pages_and_records_each_failure(settings: Settings, site: LocalSite) -> None:
     source = new_source(settings, site)
     run = run_crawl(settings, source)
-    assert run.status == "succeeded", run.message
+    # some pages failed, the others are kept: "partial", saying how many and where to look
+    assert run.status == "partial", run.message
+    assert run.message is not None
+    assert "4 of 18 pages failed" in run.message and f"harvest runs show {run.id}" in run.message
     pages = stored(settings, source)
     expected = {
         "",
@@ -252,5 +255,9 @@ def test_private_addresses_are_refused_without_an_allow_list(db_settings: Settin
     run = run_crawl(settings, source)
     assert run.counts["fetched"] == 0
     [(_url, reason)] = _errors(settings, run)
-    assert "non-public address 127.0.0.1" in reason
+    assert "non-public address 127.0.0.1 (loopback)" in reason
     assert "HARVEST_CRAWL_ALLOWED_HOSTS" in reason
+    # nothing fetched: the run failed, and says why
+    assert run.status == "failed"
+    assert run.message is not None and "no page could be fetched (1 failed)" in run.message
+    assert "non-public address 127.0.0.1" in run.message

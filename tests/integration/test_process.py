@@ -181,8 +181,8 @@ def test_bad_pages_are_recorded_with_a_reason_and_the_batch_goes_on(db_settings:
                 "text/html",
             ),
             "https://odd.example.org/huge": ((huge * 100 + "</body></html>").encode(), "text/html"),
-            "https://odd.example.org/bytes": (
-                b"<html><body><p>Valid words around broken bytes \xff\xfe\xfd in the middle of a line.</p>"
+            "https://odd.example.org/bytes": (  # a UTF-8 BOM, then bytes no UTF-8 decoder accepts
+                b"\xef\xbb\xbf<html><body><p>Valid words around broken bytes \xff\xfe\xfd in the middle of a line.</p>"
                 b"</body></html>",
                 "text/html",
             ),

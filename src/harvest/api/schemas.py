@@ -85,6 +85,8 @@ class Run(BaseModel):
     counts: dict[str, int]
     message: str | None
     errors: list[dict[str, str]]
+    # links not followed because of a crawl limit: {kind: {"count", "limit", "example"}}
+    limits: dict[str, dict[str, Any]] = {}
 
 
 class CrawlStarted(BaseModel):

@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from harvest.cli.context import settings
-from harvest.cli.output import console, escape
+from harvest.cli.output import console, error_line, escape
 from harvest.db.engine import get_engine
 from harvest.errors import StoreUnavailableError
 from harvest.jobs.pipeline import PipelineView, get_pipeline, list_pipelines
@@ -106,6 +106,8 @@ def run(
     if wait:
         view = wait_for(view)
         if view.status != "succeeded":
+            reason = view.message or "no reason given"
+            error_line(f"pipeline run {view.id} of {source} {view.status}: {reason}")
             raise typer.Exit(1)
 
 

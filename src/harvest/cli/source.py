@@ -10,9 +10,9 @@ import yaml
 from rich.table import Table
 
 from harvest.cli.context import settings
-from harvest.cli.output import console, escape
+from harvest.cli.output import console, escape, warning_line
 from harvest.crawl import sources
-from harvest.crawl.spec import parse_spec
+from harvest.crawl.spec import SourceSpec, parse_spec
 from harvest.db.engine import get_engine
 from harvest.errors import InvalidInputError
 from harvest.storage import open_raw_store
@@ -56,14 +56,27 @@ def _changes(**options: Any) -> dict[str, Any]:
     return changes
 
 
-MAX_DEPTH_OPT = typer.Option(None, help="Links followed at most this deep from a start URL.")
-MAX_PAGES_OPT = typer.Option(None, help="Stop after this many pages.")
+MAX_DEPTH_OPT = typer.Option(None, help="Links followed at most this deep from a start URL (default 20).")
+MAX_PAGES_OPT = typer.Option(None, help="Stop after this many pages (default 10000).")
 RENDER_OPT = typer.Option(None, help="static (default) or browser (Chromium renders JS).")
 WAIT_FOR_OPT = typer.Option(None, help="CSS selector a browser page must show first.")
 CONCURRENCY_OPT = typer.Option(None, help="Parallel requests per domain (default 4).")
 DELAY_OPT = typer.Option(None, help="Seconds between requests to a domain.")
 USER_AGENT_OPT = typer.Option(None, help="User-Agent header.")
 SCHEDULE_OPT = typer.Option(None, help="Cron schedule, e.g. '0 3 * * *'.")
+MAX_URL_LENGTH_OPT = typer.Option(None, help="Longer URLs are not followed (default 2083).")
+MAX_PATH_REPEATS_OPT = typer.Option(
+    None, help="A path segment may occur at most this often in a URL (default 2)."
+)
+MAX_QUERY_VARIANTS_OPT = typer.Option(None, help="Distinct query strings followed per path (default 100).")
+MAX_YEARS_AHEAD_OPT = typer.Option(
+    None, help="Calendar trap guard: dates in URLs at most this many years ahead (default 1)."
+)
+
+
+def _warn_about_urls(spec: SourceSpec) -> None:
+    for line in sources.url_warnings_of(spec, settings().crawl_allowed_hosts):
+        warning_line(line)
 
 
 def _given_options(ctx: typer.Context) -> dict[str, Any]:
@@ -92,12 +105,17 @@ def add(
     user_agent: str | None = USER_AGENT_OPT,
     schedule: str | None = SCHEDULE_OPT,
     label: list[str] | None = LABEL_OPT,
+    max_url_length: int | None = MAX_URL_LENGTH_OPT,
+    max_path_repeats: int | None = MAX_PATH_REPEATS_OPT,
+    max_query_variants: int | None = MAX_QUERY_VARIANTS_OPT,
+    max_years_ahead: int | None = MAX_YEARS_AHEAD_OPT,
 ) -> None:
     """Add a source."""
     spec = sources.add_source(get_engine(settings()), parse_spec({"name": name} | _given_options(ctx)))
     console.print(
         f"added source [bold]{escape(spec.name)}[/] ({', '.join(spec.start_urls or spec.sitemap_urls)})"
     )
+    _warn_about_urls(spec)
 
 
 @app.command()
@@ -119,13 +137,19 @@ def edit(
     user_agent: str | None = USER_AGENT_OPT,
     schedule: str | None = SCHEDULE_OPT,
     label: list[str] | None = LABEL_OPT,
+    max_url_length: int | None = MAX_URL_LENGTH_OPT,
+    max_path_repeats: int | None = MAX_PATH_REPEATS_OPT,
+    max_query_variants: int | None = MAX_QUERY_VARIANTS_OPT,
+    max_years_ahead: int | None = MAX_YEARS_AHEAD_OPT,
 ) -> None:
     """Change some fields of a source (list options replace the whole list)."""
     changes = _given_options(ctx)
     if not changes:
         raise InvalidInputError("nothing to change: give at least one option (see --help)")
-    sources.edit_source(get_engine(settings()), name, changes)
+    spec = sources.edit_source(get_engine(settings()), name, changes)
     console.print(f"updated source [bold]{escape(name)}[/]: {', '.join(sorted(changes))}")
+    if {"start_urls", "sitemap_urls"} & set(changes):
+        _warn_about_urls(spec)
 
 
 @app.command("list")
@@ -186,6 +210,10 @@ def apply(
     ):
         if names:
             console.print(f"{label}: {', '.join(names)}")
+    changed = set(result.created) | set(result.updated)
+    for spec in specs:
+        if spec.name in changed:
+            _warn_about_urls(spec)
 
 
 @app.command()

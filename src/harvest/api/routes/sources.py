@@ -12,7 +12,14 @@ from harvest.api.auth import require_read, require_write, settings_of
 from harvest.api.schemas import CrawlStarted
 from harvest.crawl.runner import run_crawl
 from harvest.crawl.runs import create_run
-from harvest.crawl.sources import add_source, edit_source, get_source, list_sources, remove_source
+from harvest.crawl.sources import (
+    add_source,
+    edit_source,
+    get_source,
+    list_sources,
+    remove_source,
+    url_warnings_of,
+)
 from harvest.crawl.spec import SourceSpec, parse_spec
 from harvest.db.engine import get_engine
 
@@ -42,14 +49,22 @@ def create(
         dict[str, Any], Body(examples=[{"name": "blog", "start_urls": ["https://example.org/"]}])
     ],
 ) -> dict[str, Any]:
-    """Add a source (the fields of `harvest source add` / sources.yaml)."""
-    return _json(add_source(get_engine(settings_of(request)), parse_spec(spec)))
+    """Add a source (the fields of `harvest source add` / sources.yaml). `warnings` lists start or
+    sitemap URLs the crawler will refuse (non-public addresses) or cannot resolve from here."""
+    settings = settings_of(request)
+    added = add_source(get_engine(settings), parse_spec(spec))
+    return _json(added) | {"warnings": url_warnings_of(added, settings.crawl_allowed_hosts)}
 
 
 @router.patch("/{name}", dependencies=[Depends(require_write)])
 def change(request: Request, name: SourceName, changes: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-    """Change some fields; the result must be a valid source or nothing changes."""
-    return _json(edit_source(get_engine(settings_of(request)), name, changes))
+    """Change some fields; the result must be a valid source or nothing changes. `warnings` as for
+    POST, about the URLs the change sets."""
+    settings = settings_of(request)
+    edited = edit_source(get_engine(settings), name, changes)
+    urls_changed = {"start_urls", "sitemap_urls"} & set(changes)
+    warnings = url_warnings_of(edited, settings.crawl_allowed_hosts) if urls_changed else []
+    return _json(edited) | {"warnings": warnings}
 
 
 @router.delete("/{name}", status_code=204, dependencies=[Depends(require_write)])
