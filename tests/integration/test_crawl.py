@@ -145,7 +145,7 @@ def test_recrawl_of_an_unchanged_site_adds_nothing_and_one_edit_adds_one_version
     served_304 = sum(site.not_modified.values())
 
     again = run_crawl(pg_settings, source)
-    assert again.status == "succeeded"
+    assert again.status == "partial"  # /error500 fails again
     assert (again.counts["new"], again.counts["changed"]) == (0, 0)
     assert again.counts["unchanged"] == first.counts["new"]
     assert sum(site.not_modified.values()) > served_304  # conditional requests were sent and honoured

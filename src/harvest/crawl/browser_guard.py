@@ -24,7 +24,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
-from harvest.crawl.safety import AddressPolicy, UnsafeURLError
+from harvest.crawl.safety import AddressPolicy, UnresolvableHostError, UnsafeURLError
 from harvest.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -133,10 +133,10 @@ class BrowserGuard:
             loop = asyncio.get_running_loop()
             try:
                 addresses = await loop.run_in_executor(None, self.policy.check_host, host)
+            except UnresolvableHostError as error:
+                self.unreachable[f"{host}:{port}"] = str(error)
+                return await self._reply(writer, REPLY_HOST_UNREACHABLE)
             except UnsafeURLError as error:
-                if str(error).startswith("cannot resolve"):
-                    self.unreachable[f"{host}:{port}"] = str(error)
-                    return await self._reply(writer, REPLY_HOST_UNREACHABLE)
                 self.refuse(f"{host}:{port}", str(error))
                 return await self._reply(writer, REPLY_NOT_ALLOWED)
             up_reader, upstream = await self._connect(addresses, port)
@@ -213,6 +213,8 @@ async def abort_refused_request(request: Any) -> bool:
         return True
     try:
         await asyncio.get_running_loop().run_in_executor(None, guard.policy.check, url)
+    except UnresolvableHostError:
+        return False  # not a refusal: the proxy will fail to connect, and the page says why
     except UnsafeURLError as error:
         guard.refuse(url, str(error))
         return True

@@ -16,7 +16,13 @@ from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 
 from harvest.crawl.browser_guard import active_guard
-from harvest.crawl.safety import FETCHED_SCHEMES, AddressPolicy, UnsafeURLError, crawl_policy
+from harvest.crawl.safety import (
+    FETCHED_SCHEMES,
+    AddressPolicy,
+    UnresolvableHostError,
+    UnsafeURLError,
+    crawl_policy,
+)
 
 
 class AddressPolicyMiddleware:
@@ -38,6 +44,8 @@ class AddressPolicyMiddleware:
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         try:
             self.policy.check(request.url)
+        except UnresolvableHostError:
+            return  # not refused: the download fails "host not found" (and is retried like one)
         except UnsafeURLError as error:
             raise IgnoreRequest(f"refused: {error}") from error
 

@@ -19,7 +19,7 @@ from twisted.internet.error import DNSLookupError
 from twisted.internet.interfaces import IResolverSimple
 from zope.interface import implementer  # type: ignore[import-untyped]
 
-from harvest.crawl.safety import AddressPolicy, UnsafeURLError, crawl_policy
+from harvest.crawl.safety import AddressPolicy, UnresolvableHostError, UnsafeURLError, crawl_policy
 
 
 class RefusedAddressError(DNSLookupError):
@@ -46,9 +46,9 @@ class PinnedResolver:
         """The IPv4 address to connect to (Twisted's TCP client connects to host names over IPv4)."""
         try:
             addresses = self.policy.check_host(name)
+        except UnresolvableHostError as error:
+            raise DNSLookupError(str(error)) from error
         except UnsafeURLError as error:
-            if str(error).startswith("cannot resolve"):
-                raise DNSLookupError(str(error)) from error
             raise RefusedAddressError(f"refused: {error}") from error
         for address in addresses:
             if isinstance(address, ipaddress.IPv4Address):

@@ -26,6 +26,10 @@ class UnsafeURLError(Exception):
     """The URL may not be fetched; the message says why."""
 
 
+class UnresolvableHostError(UnsafeURLError):
+    """The host has no address (from here, now): not a refusal, the fetch would fail."""
+
+
 class AddressPolicy:
     """Decides whether a URL, host or address may be fetched.
 
@@ -92,14 +96,14 @@ def _lookup(host: str) -> tuple[IPAddress, ...]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as error:
-        raise UnsafeURLError(f"cannot resolve {host}: {error.strerror}") from error
+        raise UnresolvableHostError(f"cannot resolve {host}: {error.strerror}") from error
     except (UnicodeError, ValueError) as error:
-        raise UnsafeURLError(f"cannot resolve {host}: not a valid host name") from error
+        raise UnresolvableHostError(f"cannot resolve {host}: not a valid host name") from error
     addresses: dict[IPAddress, None] = {}
     for info in infos:
         addresses[ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])] = None
     if not addresses:
-        raise UnsafeURLError(f"cannot resolve {host}: no address")
+        raise UnresolvableHostError(f"cannot resolve {host}: no address")
     return tuple(addresses)
 
 

@@ -207,10 +207,14 @@ def describe_failure(failure: Failure, settings: Any) -> str:
         return guard.explain(request.url if request is not None else "")
     if name == "CancelledError" or "larger than" in message or "maxsize" in message.lower():
         return f"response larger than {limit_mb:g} MiB (HARVEST_CRAWL_MAX_RESPONSE_MB)"
-    if name in {"TimeoutError", "TCPTimedOutError", "ResponseNeverReceived"} and "timeout" in message.lower():
+    if name == "DownloadTimeoutError" or (
+        name in {"TimeoutError", "TCPTimedOutError", "ResponseNeverReceived"} and "timeout" in message.lower()
+    ):
         return f"timed out: {message}"
-    if name == "DNSLookupError":
+    if name in {"DNSLookupError", "CannotResolveHostError", "RefusedAddressError"}:
+        if "refused: " in message:  # our resolver refused the address (harvest.crawl.resolver)
+            return message[message.index("refused: ") :]
         return f"host not found: {message}"
-    if name in {"ConnectionRefusedError", "ConnectError"}:
+    if name in {"ConnectionRefusedError", "ConnectError", "DownloadConnectionRefusedError"}:
         return f"connection refused: {message}"
     return f"{name}: {message}"[:500]
