@@ -147,7 +147,9 @@ def test_browser_rendering_never_reaches_a_refused_address(
 
 
 def test_traps_stop_at_their_limits_and_the_run_says_why(settings: Settings, site: LocalSite) -> None:
-    run = crawl(settings, site, ["/trap/"])
+    # two limits set on the source (smaller than the defaults, to keep the crawl short); the others
+    # are the defaults
+    run = crawl(settings, site, ["/trap/"], max_depth=15, max_query_variants=20)
     assert run.status == "succeeded", run.message
     fetched = stored(settings, run)
     calendar = sorted(url for url in fetched if url.startswith("trap/calendar"))
@@ -162,9 +164,11 @@ def test_traps_stop_at_their_limits_and_the_run_says_why(settings: Settings, sit
         "max_query_variants",
         "max_url_length",
     }
-    assert sum(url.startswith("trap/deep/") for url in fetched) == 20  # /trap/deep/1 to 20
-    assert sum(url.startswith("trap/facets") for url in fetched) == 100
+    assert sum(url.startswith("trap/deep/") for url in fetched) == 15  # /trap/deep/1 to 15
+    assert run.limits["max_depth"] == {"count": 1, "limit": 15, "example": f"{site.base}/trap/deep/16"}
+    assert sum(url.startswith("trap/facets") for url in fetched) == 20
     assert "trap/loop/a/b/a/b/" in fetched and "trap/loop/a/b/a/b/a/b/" not in fetched
-    assert run.message is not None and "not followed:" in run.message
-    assert "calendar pages dated more than 1 year(s) ahead" in run.message
+    assert run.message is not None and run.message.startswith("not followed:")
+    assert "1 link calendar pages dated more than 1 year(s) ahead" in run.message
     assert "--max-depth / HARVEST_CRAWL_MAX_DEPTH" in run.message
+    assert len(run.message) < 2000  # the 3,000-character URL is shortened in the message

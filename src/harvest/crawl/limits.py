@@ -52,6 +52,7 @@ _DATE_KEYS = frozenset(
 _YEAR_ONLY = re.compile(r"((?:19|20|21)[0-9]{2})")
 # URLs remembered per limit (to count distinct ones); past this, further ones are only counted.
 MAX_REMEMBERED = 100_000
+MAX_EXAMPLE_CHARS = 160  # of an example URL in a run's message (the full one is in the run's limits)
 
 
 @dataclass(frozen=True)
@@ -156,9 +157,11 @@ def describe(summary: dict[str, dict[str, Any]]) -> str | None:
     parts = []
     for kind, entry in summary.items():
         what, option = LIMIT_KINDS[kind]
-        count = entry["count"]
+        count, example = entry["count"], str(entry["example"])
+        if len(example) > MAX_EXAMPLE_CHARS:
+            example = example[: MAX_EXAMPLE_CHARS - 1] + "…"
         parts.append(
             f"{count} link{'s' if count != 1 else ''} {what.format(limit=entry['limit'])} "
-            f"(e.g. {entry['example']}; raise with {option})"
+            f"(e.g. {example}; raise with {option})"
         )
     return "not followed: " + "; ".join(parts) if parts else None

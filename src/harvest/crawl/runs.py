@@ -117,14 +117,17 @@ def release_run(run_id: int) -> None:
     """Give up this process's claim on a run (after it finished, or when handing it over failed)."""
     with _claims_lock:
         conn = _claims.pop(run_id, None)
-    if conn is None:
-        return
+    if conn is not None:
+        release_crawl_lock(conn)
+
+
+def release_crawl_lock(conn: Connection) -> None:
     try:
         conn.execute(text("SELECT pg_advisory_unlock_all()"))
         conn.commit()
         conn.close()
     except SQLAlchemyError:
-        conn.invalidate()
+        conn.invalidate()  # closing the connection ends its session, and the lock with it
         conn.close()
 
 

@@ -25,6 +25,7 @@ from harvest.crawl.runs import (
     get_run,
     hold_crawl_lock,
     mark_running,
+    release_crawl_lock,
     verdict,
 )
 from harvest.crawl.safety import crawl_policy
@@ -176,7 +177,7 @@ def run(run_id: int) -> int:
         raw_store.close()
         if guard is not None:
             guard.stop()
-        claim.close()
+        release_crawl_lock(claim)
     return 0 if status in FINISHED_STATUSES else (130 if status == "cancelled" else 1)
 
 
