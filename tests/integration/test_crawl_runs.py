@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -112,7 +113,7 @@ def test_two_crawl_requests_at_once_start_one_crawl(settings: Settings, site: Lo
     assert [run.id for run in list_runs(engine, source)] == [run_id]
 
 
-def test_source_add_warns_about_urls_the_crawler_will_refuse(settings: Settings) -> None:
+def test_source_add_warns_about_urls_the_crawler_will_refuse(settings: Settings, tmp_path: Path) -> None:
     closed = free_port()
     env = env_of(settings) | {"HARVEST_CRAWL_ALLOWED_HOSTS": ""}
     added = run_cli(
@@ -129,6 +130,11 @@ def test_source_add_warns_about_urls_the_crawler_will_refuse(settings: Settings)
     assert "cannot resolve no-such.invalid" in lines[1]
     edited = run_cli("source", "edit", "warned", "--url", "http://10.0.0.1/", env=env)
     assert edited.returncode == 0 and "10.0.0.1 (private-use)" in edited.stderr
+    sources_yaml = tmp_path / "sources.yaml"
+    sources_yaml.write_text("sources:\n- name: applied\n  start_urls: ['http://[::ffff:169.254.169.254]/']\n")
+    applied = run_cli("source", "apply", str(sources_yaml), env=env)
+    assert applied.returncode == 0 and "created: applied" in applied.stdout
+    assert "169.254.169.254" in applied.stderr and "link-local" in applied.stderr
 
     with TestClient(create_app(settings)) as client:  # allow-listed 127.0.0.1: only the other warns
         created = client.post(

@@ -221,6 +221,13 @@ async def abort_refused_request(request: Any) -> bool:
     return False
 
 
+async def close_popup(popup: Any) -> None:
+    """Pages opened by window.open() are not crawled: closing them at once stops whatever they load
+    (and keeps them from piling up in the browser for the rest of the crawl)."""
+    with contextlib.suppress(Exception):
+        await popup.close()
+
+
 def active_guard() -> BrowserGuard | None:
     return _active
 

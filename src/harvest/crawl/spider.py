@@ -16,7 +16,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
-from harvest.crawl.browser_guard import active_guard
+from harvest.crawl.browser_guard import active_guard, close_popup
 from harvest.crawl.limits import CrawlLimits, TrapGuard
 from harvest.crawl.spec import SourceSpec
 from harvest.crawl.writer import CrawlWriter, PageOutcome
@@ -105,6 +105,7 @@ class HarvestSpider(scrapy.Spider):
         }
         if render == "browser":
             meta["playwright"] = True
+            meta["playwright_page_event_handlers"] = {"popup": close_popup}
             if spec.wait_for:
                 from scrapy_playwright.page import PageMethod
 
