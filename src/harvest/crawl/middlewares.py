@@ -59,7 +59,9 @@ class AddressPolicyMiddleware:
                 if urlsplit(response.url).scheme not in FETCHED_SCHEMES:
                     raise IgnoreRequest(_left_the_page(response.url))
                 self.policy.check(response.url)
-            elif isinstance(response.ip_address, IPv4Address | IPv6Address):
+            elif isinstance(response.ip_address, IPv4Address | IPv6Address) and not request.meta.get(
+                "proxy"  # through an HTTP proxy the peer is the proxy: the target was checked above
+            ):
                 self.policy.check_address(response.ip_address, urlsplit(response.url).hostname)
         except UnsafeURLError as error:
             raise IgnoreRequest(f"refused: the response came from {response.url}: {error}") from error

@@ -10,8 +10,11 @@ internal address.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 from twisted.internet import threads
 from twisted.internet.defer import Deferred
@@ -31,6 +34,11 @@ class PinnedResolver:
     def __init__(self, reactor: Any, policy: AddressPolicy) -> None:
         self.reactor = reactor
         self.policy = policy
+        # An HTTP proxy the environment configures for Scrapy (http_proxy, https_proxy) is
+        # infrastructure, not a crawl target: it may sit on a private address.
+        self.proxy_hosts = {
+            (urlsplit(url).hostname or "").lower() for url in getproxies().values() if "://" in url
+        } - {""}
 
     @classmethod
     def from_crawler(cls, crawler: Any, reactor: Any) -> PinnedResolver:
@@ -44,6 +52,8 @@ class PinnedResolver:
 
     def address_of(self, name: str) -> str:
         """The IPv4 address to connect to (Twisted's TCP client connects to host names over IPv4)."""
+        if name.lower() in self.proxy_hosts:
+            return socket.gethostbyname(name)
         try:
             addresses = self.policy.check_host(name)
         except UnresolvableHostError as error:
