@@ -150,6 +150,13 @@ class Settings(BaseSettings):
     predict_batch_size: int = Field(default=64, ge=1, le=4096)
     predict_max_inputs: int = Field(default=1024, ge=1, le=100_000)
     retrain_margin: float = Field(default=0.01, ge=0, le=1.0)
+    # Crawler-trap limits: defaults for every source (a source's own value, when set, wins).
+    crawl_max_depth: int = Field(default=20, ge=0, le=100_000)
+    crawl_max_pages: int = Field(default=10_000, ge=1, le=100_000_000)
+    crawl_max_url_length: int = Field(default=2083, ge=64, le=1_000_000)
+    crawl_max_path_repeats: int = Field(default=2, ge=1, le=1000)
+    crawl_max_query_variants: int = Field(default=100, ge=1, le=100_000_000)
+    crawl_max_years_ahead: int = Field(default=1, ge=0, le=1000)
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod

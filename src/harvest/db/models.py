@@ -41,7 +41,7 @@ NAMING_CONVENTION = {
 }
 
 RENDER_MODES = ("static", "browser")
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+RUN_STATUSES = ("queued", "running", "succeeded", "partial", "failed", "cancelled", "interrupted")
 PAGE_STATES = ("active", "gone", "failed")
 PIPELINE_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 STAGE_STATUSES = ("pending", "queued", "running", "succeeded", "failed", "cancelled")
@@ -77,6 +77,10 @@ class Source(Timestamped, Base):
         CheckConstraint(f"render_mode IN {RENDER_MODES}", name="render_mode"),
         CheckConstraint("max_depth IS NULL OR max_depth >= 0", name="max_depth"),
         CheckConstraint("max_pages IS NULL OR max_pages > 0", name="max_pages"),
+        CheckConstraint("max_url_length IS NULL OR max_url_length > 0", name="max_url_length"),
+        CheckConstraint("max_path_repeats IS NULL OR max_path_repeats > 0", name="max_path_repeats"),
+        CheckConstraint("max_query_variants IS NULL OR max_query_variants > 0", name="max_query_variants"),
+        CheckConstraint("max_years_ahead IS NULL OR max_years_ahead >= 0", name="max_years_ahead"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -88,6 +92,11 @@ class Source(Timestamped, Base):
     exclude_patterns: Mapped[list[str]] = mapped_column(server_default="{}")
     max_depth: Mapped[int | None] = mapped_column(Integer)
     max_pages: Mapped[int | None] = mapped_column(Integer)
+    # Crawler-trap limits; NULL = the HARVEST_CRAWL_* default (as for max_depth and max_pages).
+    max_url_length: Mapped[int | None] = mapped_column(Integer)
+    max_path_repeats: Mapped[int | None] = mapped_column(Integer)
+    max_query_variants: Mapped[int | None] = mapped_column(Integer)
+    max_years_ahead: Mapped[int | None] = mapped_column(Integer)
     render_mode: Mapped[str] = mapped_column(String(16), server_default="static")
     # [{"pattern": "...", "render": "browser"}]: per-URL-pattern overrides of render_mode.
     render_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
@@ -106,7 +115,16 @@ class CrawlRun(Timestamped, Base):
     """One crawl of one source: status, counts, and who is running it (for crash detection)."""
 
     __tablename__ = "crawl_runs"
-    __table_args__ = (CheckConstraint(f"status IN {RUN_STATUSES}", name="status"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN {RUN_STATUSES}", name="status"),
+        # one crawl per source at a time, whatever the processes do
+        Index(
+            "uq_crawl_runs_one_live_per_source",
+            "source_id",
+            unique=True,
+            postgresql_where=literal_sql("status IN ('queued', 'running')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
@@ -123,6 +141,8 @@ class CrawlRun(Timestamped, Base):
     pages_failed: Mapped[int] = mapped_column(Integer, server_default="0")
     pages_robots_skipped: Mapped[int] = mapped_column(Integer, server_default="0")
     message: Mapped[str | None] = mapped_column(Text)
+    # links not followed because of a limit: {kind: {"count": n, "limit": value, "example": url}}
+    limits: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
 
     source: Mapped[Source] = relationship(back_populates="runs")
     errors: Mapped[list[CrawlError]] = relationship(back_populates="run", passive_deletes=True)

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from harvest.crawl.runner import run_crawl
-from harvest.crawl.runs import RunView, create_run
+from harvest.crawl.runs import FINISHED_STATUSES, RunView, create_run
 from harvest.db.engine import get_engine
 from harvest.errors import ConflictError, HarvestError
 from harvest.jobs.pipeline import mark_stage
@@ -30,7 +30,12 @@ class StageInterrupted(Exception):
 
 
 class StageFailed(HarvestError):
-    """The stage ran but did not succeed (e.g. the crawl process failed)."""
+    """The stage ran but did not succeed (e.g. the crawl process failed). `retryable=False`: the stage
+    ran to its end and said why it failed; running it again at once would say the same."""
+
+    def __init__(self, message: str | None = None, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class Progress:
@@ -85,8 +90,11 @@ def crawl_stage(settings: Settings, source: str, progress: Progress) -> dict[str
     counts = view.counts | {"crawl_run": run_id}
     if stopping:
         progress.checkpoint()  # raises the reason we stopped for
-    if view.status != "succeeded":
-        raise StageFailed(f"crawl run {run_id} {view.status}: {view.message or 'no message'}")
+    if view.status not in FINISHED_STATUSES:  # "partial" goes on: the pages that worked are processed
+        raise StageFailed(
+            f"crawl run {run_id} {view.status}: {view.message or 'no message'}",
+            retryable=view.status != "failed",
+        )
     return counts
 
 

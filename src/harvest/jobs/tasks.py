@@ -27,7 +27,9 @@ class SettingsRetry(BaseRetryStrategy):
 
     def get_schedule_in(self, *, exception: BaseException, attempts: int) -> int | None:
         settings = get_settings()
-        if isinstance(exception, StageCancelled) or attempts + 1 >= settings.job_max_attempts:
+        if isinstance(exception, StageCancelled) or not getattr(exception, "retryable", True):
+            return None
+        if attempts + 1 >= settings.job_max_attempts:
             return None
         return int(settings.job_retry_wait_s * (2**attempts))
 
@@ -70,7 +72,11 @@ def run_stage(context: JobContext, pipeline_run_id: int, stage: str) -> None:
         return
     except Exception as error:
         # the same decision SettingsRetry makes from the queue's own attempt count
-        last = context.job.attempts + 1 >= settings.job_max_attempts or isinstance(error, StageCancelled)
+        last = (
+            context.job.attempts + 1 >= settings.job_max_attempts
+            or isinstance(error, StageCancelled)
+            or not getattr(error, "retryable", True)
+        )
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         mark_stage(
             engine,
@@ -81,7 +87,11 @@ def run_stage(context: JobContext, pipeline_run_id: int, stage: str) -> None:
             **({"finished_at": datetime.now(UTC)} if last else {}),
         )
         if last:
-            fail_pipeline(engine, pipeline_run_id, f"{stage} failed after {attempt} attempts: {message}")
+            fail_pipeline(
+                engine,
+                pipeline_run_id,
+                f"{stage} failed after {attempt} attempt{'s' if attempt != 1 else ''}: {message}",
+            )
         logger.warning("pipeline %s: %s attempt %s failed: %s", pipeline_run_id, stage, attempt, message)
         raise
     mark_stage(
