@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from harvest.errors import HarvestError
@@ -55,6 +55,15 @@ def install_error_handlers(app: FastAPI) -> None:
         # e.g. a NUL byte or an out-of-range number that got past validation: the input's fault
         reason = str(getattr(error, "orig", error)).splitlines()[0]
         return error_body(422, "invalid_input", f"the database refused a value: {reason}")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # The database went away under a running API (stopped, restarted, network): the request can be
+        # retried later; one log line, no traceback.
+        reason = (str(getattr(error, "orig", error)).strip().splitlines() or ["connection lost"])[0]
+        logger.warning("%s %s: database unavailable: %s", request.method, request.url.path, reason)
+        return error_body(503, "store_unavailable", f"the database is unavailable ({reason}); retry later")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

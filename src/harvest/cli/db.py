@@ -18,7 +18,7 @@ app = typer.Typer(help="Manage Harvest's PostgreSQL database.", no_args_is_help=
 @app.command()
 def start() -> None:
     """Start the embedded PostgreSQL (if needed) and apply migrations."""
-    get_engine(settings())
+    get_engine(settings(), start=True)
     show_status(database_status(settings()))
 
 

@@ -30,12 +30,18 @@ def worker(
         None, "--concurrency", "-c", min=1, max=64, help="Jobs at once (default HARVEST_WORKER_CONCURRENCY)."
     ),
 ) -> None:
-    """Run queued jobs until stopped (SIGTERM / Ctrl-C: running jobs finish first)."""
-    from harvest.jobs.worker import run_worker
+    """Run queued jobs until stopped. SIGTERM / Ctrl-C: running stages stop at their next checkpoint
+    and resume on the next worker (a second Ctrl-C stops at once); a lost database connection is
+    retried with backoff."""
+    from harvest.jobs.worker import READY_LINE, run_worker
 
     current = settings()
-    console.print(f"worker: {concurrency or current.worker_concurrency} job(s) at a time; Ctrl-C stops")
-    asyncio.run(run_worker(current, concurrency or current.worker_concurrency))
+    jobs = concurrency or current.worker_concurrency
+    console.print(f"worker: {jobs} job(s) at a time; Ctrl-C stops")
+    code = asyncio.run(
+        run_worker(current, jobs, on_ready=lambda worker_id: console.print(READY_LINE.format(id=worker_id)))
+    )
+    raise typer.Exit(code)
 
 
 def _counts(counts: dict[str, object]) -> str:

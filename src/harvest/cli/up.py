@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
-import httpx
 import typer
 
 from harvest.cli.context import settings
 from harvest.cli.output import console, escape
-from harvest.errors import StoreUnavailableError
-from harvest.settings import Settings
 from harvest.stack import Stack
-
-
-def _wait_for_api(current: Settings, port: int, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise StoreUnavailableError(f"the API did not answer on port {port} within {timeout_s:.0f} s")
 
 
 def up(
@@ -32,30 +15,34 @@ def up(
     api: bool = typer.Option(True, "--api/--no-api", help="Serve the HTTP API."),
 ) -> None:
     """Everything a one-machine install needs: the embedded database, the API, workers and the scheduler
-    (inside the workers), one log stream; Ctrl-C stops it all cleanly."""
+    (inside the workers), one log stream. A child that dies is restarted (with backoff). Ctrl-C stops it
+    all within seconds: running stages are interrupted and resume at the next start; Ctrl-C twice stops
+    at once."""
     from harvest.db.engine import describe_url, get_engine
+    from harvest.jobs.recovery import interrupted_pipelines
 
     current = settings()
     engine = get_engine(current)  # starts and migrates the embedded database before the children need it
+    waiting = interrupted_pipelines(current)
+    if waiting and workers:
+        console.print(
+            f"resuming {len(waiting)} interrupted pipeline(s): " + escape(", ".join(map(str, waiting)))
+        )
     stack = Stack(current)
     try:
-        serve(current, stack, workers=workers, port=port, api=api)
+        base = stack.serve(workers=workers, port=port, api=api)
         console.print(f"database: {escape(describe_url(engine.url))}")
+        if base:
+            console.print(f"API: {base}/api  (docs: {base}/docs)")
         console.print("[bold]harvest is up[/]; Ctrl-C stops it")
         code = stack.wait()
     finally:
         stack.stop()
+        for line in stack.report_interrupted():
+            console.print(escape(line))
+    if stack.failure:
+        console.print(f"[red]{escape(stack.failure)}[/]")
     raise typer.Exit(code)
-
-
-def serve(current: Settings, stack: Stack, *, workers: int, port: int | None, api: bool) -> None:
-    api_port = port or current.api_port
-    if workers:
-        stack.start_workers(workers)
-    if api:
-        stack.start_api(api_port)
-        _wait_for_api(current, api_port)
-        console.print(f"API: http://127.0.0.1:{api_port}/api  (docs: http://127.0.0.1:{api_port}/docs)")
 
 
 def demo(
