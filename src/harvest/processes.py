@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
+import sys
+from typing import NoReturn
 
 import psutil
 
@@ -23,3 +26,14 @@ def kill_process_tree(pid: int) -> None:
     for process in family:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
+
+
+def exit_now(code: int) -> NoReturn:
+    """End a long-running service process once its work is over and recorded: flush what it printed
+    and logged, and skip the interpreter's teardown, which takes seconds once PyTorch is loaded (and a
+    supervisor waiting for it to stop would kill it)."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

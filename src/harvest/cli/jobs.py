@@ -15,6 +15,7 @@ from harvest.cli.output import console, escape
 from harvest.db.engine import get_engine
 from harvest.errors import StoreUnavailableError
 from harvest.jobs.pipeline import PipelineView, get_pipeline, list_pipelines
+from harvest.processes import exit_now
 from harvest.settings import Settings
 
 pipelines_app = typer.Typer(
@@ -22,7 +23,14 @@ pipelines_app = typer.Typer(
 )
 schedule_app = typer.Typer(help="When pipelines start by themselves.", no_args_is_help=True)
 
-_STYLE = {"succeeded": "green", "failed": "red", "running": "cyan", "cancelled": "yellow", "queued": "blue"}
+_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "running": "cyan",
+    "cancelled": "yellow",
+    "queued": "blue",
+    "interrupted": "magenta",
+}
 
 
 def worker(
@@ -41,7 +49,7 @@ def worker(
     code = asyncio.run(
         run_worker(current, jobs, on_ready=lambda worker_id: console.print(READY_LINE.format(id=worker_id)))
     )
-    raise typer.Exit(code)
+    exit_now(code)
 
 
 def _counts(counts: dict[str, object]) -> str:
@@ -88,10 +96,10 @@ def wait_for(
             view = get_pipeline(engine, view.id)
             live.update(pipeline_table(view))
             waited = time.monotonic() - started
-            if not hinted and waited > 10 and view.status == "queued":
+            if not hinted and waited > 10 and view.status in ("queued", "interrupted"):
                 hinted = True
                 console.print(
-                    "[yellow]still queued: is a worker running? (`harvest worker` or `harvest up`)[/]"
+                    f"[yellow]still {view.status}: is a worker running? (`harvest worker` or `harvest up`)[/]"
                 )
             if timeout_s is not None and waited > timeout_s:
                 break

@@ -14,6 +14,7 @@ from rich.table import Table
 from harvest.cli.context import settings
 from harvest.cli.output import console, escape
 from harvest.errors import InvalidInputError
+from harvest.processes import exit_now
 from harvest.search.request import MODES, Filters, Mode, SearchRequest
 
 if TYPE_CHECKING:
@@ -176,3 +177,4 @@ def api_serve(
     app = create_app(current)
     console.print(f"Harvest API on http://{bind_host}:{bind_port} (docs: /docs)")
     uvicorn.run(app, host=bind_host, port=bind_port, log_level=current.log_level.lower())
+    exit_now(0)  # stopped (SIGTERM / Ctrl-C): no seconds of interpreter teardown after a loaded model

@@ -115,6 +115,9 @@ def queue_next(settings: Settings, run_id: int, finished_stage: str) -> str | No
         finish_pipeline(engine, run_id, "succeeded")
         return None
     following = STAGES[position + 1]
+    # One transaction holds the stage row from the flip until its job id is written: the janitor's
+    # `requeue_orphans` (which skips locked rows) never mistakes it for a stage that lost its job, and a
+    # worker that dies in between leaves it pending, to be queued again by the retry of this stage.
     with engine.begin() as conn:
         flipped = conn.execute(
             update(PipelineStage)
@@ -126,46 +129,47 @@ def queue_next(settings: Settings, run_id: int, finished_stage: str) -> str | No
             .values(status="queued")
             .returning(PipelineStage.id)
         ).first()
+        if flipped is None:
+            return None  # already queued by an earlier attempt of this stage
         source = conn.execute(
             select(Source.name)
             .join(PipelineRun, PipelineRun.source_id == Source.id)
             .where(PipelineRun.id == run_id)
         ).scalar_one()
-    if flipped is None:
-        return None  # already queued by an earlier attempt of this stage
-    with sync_queue(settings) as queue:
-        job_id = defer(
-            queue, STAGE_TASK, lock=stage_lock(following, source), pipeline_run_id=run_id, stage=following
-        )
-    _set_job(engine, run_id, following, job_id)
+        with sync_queue(settings) as queue:
+            job_id = defer(
+                queue, STAGE_TASK, lock=stage_lock(following, source), pipeline_run_id=run_id, stage=following
+            )
+        conn.execute(update(PipelineStage).where(PipelineStage.id == flipped.id).values(job_id=job_id))
     return following
 
 
 def requeue_orphans(settings: Settings, older_than_s: float) -> list[tuple[int, str]]:
-    """Stages marked queued without a job (the worker died between the two writes): queue them now."""
+    """Stages marked queued without a job (the process that started the pipeline died between the two
+    writes): queue them now."""
     engine = get_engine(settings)
     cutoff = datetime.now(UTC).timestamp() - older_than_s
-    with Session(engine) as session:
-        rows = session.execute(
-            select(PipelineStage.pipeline_run_id, PipelineStage.stage, Source.name, PipelineRun.updated_at)
+    requeued = []
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(PipelineStage.id, PipelineStage.pipeline_run_id, PipelineStage.stage, Source.name)
             .join(PipelineRun, PipelineRun.id == PipelineStage.pipeline_run_id)
             .join(Source, Source.id == PipelineRun.source_id)
             .where(
                 PipelineStage.status == "queued",
                 PipelineStage.job_id.is_(None),
                 PipelineRun.status.in_(LIVE),
+                PipelineRun.updated_at < datetime.fromtimestamp(cutoff, UTC),
             )
+            .with_for_update(of=PipelineStage, skip_locked=True)
         ).all()
-    requeued = []
-    for run_id, stage, source, updated_at in rows:
-        if updated_at.timestamp() > cutoff:
-            continue
-        with sync_queue(settings) as queue:
-            job_id = defer(
-                queue, STAGE_TASK, lock=stage_lock(stage, source), pipeline_run_id=run_id, stage=stage
-            )
-        _set_job(engine, run_id, stage, job_id)
-        requeued.append((run_id, stage))
+        for stage_id, run_id, stage, source in rows:
+            with sync_queue(settings) as queue:
+                job_id = defer(
+                    queue, STAGE_TASK, lock=stage_lock(stage, source), pipeline_run_id=run_id, stage=stage
+                )
+            conn.execute(update(PipelineStage).where(PipelineStage.id == stage_id).values(job_id=job_id))
+            requeued.append((run_id, stage))
     return requeued
 
 

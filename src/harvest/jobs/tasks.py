@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from harvest.db.engine import get_engine
 from harvest.db.models import PipelineRun, PipelineStage, Source
+from harvest.jobs.outages import first_line, is_connection_error
 from harvest.jobs.pipeline import (
     LIVE,
     STAGE_TASK,
@@ -34,17 +35,26 @@ class StageGaveUp(Exception):
     """The stage failed for the last time (HARVEST_JOB_MAX_ATTEMPTS): the job ends `failed`."""
 
 
+class StageWaiting(Exception):
+    """A store the stage needs cannot be reached (an outage, not a failure of the stage)."""
+
+
 class SettingsRetry(BaseRetryStrategy):
-    """The stage task decides (from the stage's own attempt count, which interruptions do not raise):
-    a stage interrupted by a shutdown goes back to the queue at once; a failed attempt is retried after
-    HARVEST_JOB_RETRY_WAIT_S, doubling; a cancelled stage, or one that gave up, is never retried."""
+    """The stage task decides (from the stage's own attempt count, which neither interruptions nor
+    outages raise): a stage interrupted by a shutdown goes back to the queue at once; one waiting for an
+    unreachable store is retried with backoff up to HARVEST_WORKER_RECONNECT_MAX_S, for as long as it
+    takes; a failed attempt is retried after HARVEST_JOB_RETRY_WAIT_S, doubling; a cancelled stage, or
+    one that gave up, is never retried."""
 
     def get_schedule_in(self, *, exception: BaseException, attempts: int) -> int | None:
+        settings = get_settings()
         if isinstance(exception, StageInterrupted):
             return 0
         if isinstance(exception, (StageGaveUp, StageCancelled, JobAborted)):
             return None
-        return int(get_settings().job_retry_wait_s * (2 ** min(attempts, 10)))
+        if isinstance(exception, StageWaiting) or is_connection_error(exception):
+            return int(min(2 ** min(attempts, 10), settings.worker_reconnect_max_s))
+        return int(settings.job_retry_wait_s * (2 ** min(attempts, 10)))
 
 
 def _stopped_at() -> str:
@@ -108,8 +118,20 @@ def run_stage(context: JobContext, pipeline_run_id: int, stage: str) -> None:
         logger.info("pipeline %s: %s cancelled (%s)", pipeline_run_id, stage, error)
         raise JobAborted(str(error)) from error  # the job ends `aborted`, as the stage did
     except Exception as error:
-        last = attempt >= settings.job_max_attempts
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+        if is_connection_error(error):
+            # not this attempt's fault: it does not count, and the stage says what it waits for
+            mark_stage(
+                engine,
+                pipeline_run_id,
+                stage,
+                status="queued",
+                attempts=attempt - 1,
+                message=f"waiting for a store to come back: {first_line(error)}",
+            )
+            logger.warning("pipeline %s: %s waits for a store: %s", pipeline_run_id, stage, first_line(error))
+            raise StageWaiting(message) from error
+        last = attempt >= settings.job_max_attempts
         mark_stage(
             engine,
             pipeline_run_id,

@@ -22,39 +22,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import procrastinate
-import psycopg
-from procrastinate import exceptions as queue_errors
 from procrastinate.worker import Worker
-from sqlalchemy import exc as sa_errors
 
 from harvest.db.engine import get_engine
-from harvest.errors import StoreUnavailableError
+from harvest.jobs.outages import CONNECTION_ERRORS, first_line, is_connection_error
 from harvest.jobs.queue import app, conninfo, hand_back, running_jobs_of, worker_process
 from harvest.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    StoreUnavailableError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    queue_errors.ConnectorException,
-    sa_errors.OperationalError,
-    sa_errors.InterfaceError,
-    ConnectionError,
-)
 HEALTHY_AFTER_S = 60.0
 POOL_TIMEOUT_S = 10.0
 # printed when a worker is registered with the queue; `harvest up` reads it to know whose jobs to hand
 # back if it has to kill this process
 READY_LINE = "queue worker {id} ready"  # a connection that lasted this long resets the reconnect backoff
-
-
-def first_line(error: BaseException) -> str:
-    if isinstance(error, queue_errors.ConnectorException) and error.__cause__ is not None:
-        error = error.__cause__  # procrastinate's own message is only "Database error."
-    text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 class QuietConnectionErrors(logging.Filter):
@@ -63,23 +44,16 @@ class QuietConnectionErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if error is not None and _is_connection_error(error):
-            record.msg = f"{record.getMessage()} [{type(error).__name__}: {first_line(error)}]"
+        if error is not None and is_connection_error(error):
+            said = " ".join(record.getMessage().split())  # procrastinate's messages span lines
+            record.msg = f"{said} [{first_line(error)}]"
+            for key, value in list(vars(record).items()):  # and so do the fields it adds
+                if isinstance(value, str) and "\n" in value and key not in ("msg", "message"):
+                    setattr(record, key, " ".join(value.split()))
             record.args = None
             record.exc_info = None
             record.exc_text = None
         return True
-
-
-def _is_connection_error(error: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, CONNECTION_ERRORS):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 async def recover_stalled(settings: Settings) -> list[int]:
