@@ -144,6 +144,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="12 s per phase instead of 60")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
+    parser.add_argument(
+        "--embedding-threads", type=int, default=0, help="HARVEST_EMBEDDING_THREADS for `up` (0: PyTorch's)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
@@ -159,6 +162,7 @@ def main() -> None:
         api_token=TOKEN,
         api_port=port,
         log_level="WARNING",
+        embedding_threads=args.embedding_threads,
     )
     corpus_site, corpus_url = serve_site(corpus_pages, seed=7)
     load_site, load_url = serve_site(load_pages, seed=11)
@@ -214,7 +218,7 @@ def main() -> None:
         )
         print(
             f"wrk -t2 -c{args.connections} -d{seconds}s --latency, hybrid search, "
-            f"{len(QUERIES)} queries rotating"
+            f"{len(QUERIES)} queries rotating, HARVEST_EMBEDDING_THREADS={args.embedding_threads}"
         )
         print(
             f"RESULT rps={loaded.rps:.1f} p99_ms={loaded.p99_ms:.0f} errors={loaded.errors} "

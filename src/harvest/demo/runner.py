@@ -166,6 +166,8 @@ def run_demo(settings: Settings, *, serve_after: bool, site_port: int, api_port:
         return 0
     finally:
         stack.stop()
+        for line in stack.report_interrupted():  # a Ctrl-C during the pipeline: say it resumes
+            console.print(escape(line))
         site.stop()
         log.close()
 
