@@ -10,7 +10,8 @@ generated site, run before measuring), per-client rate limits lifted (a load tes
 request asks a hybrid search for one of a rotating set of queries, with the bearer token.
 (b) baseline: wrk -t2 -c32 for the phase length, no pipeline running.
 (l) load: a second source's pipeline is started (other pages: real crawl, processing and embedding work)
-    and wrk runs again while it does; the fraction of the phase the pipeline was running is reported.
+    and, once it embeds (the stage that competes hardest for the CPU), wrk runs again; the fraction of
+    the phase the pipeline was still running is reported.
 Errors = non-2xx answers + socket errors (connect, read, write, timeout).
 
 Last line: RESULT rps=… p99_ms=… errors=… (the load phase) idle_rps=… idle_p99_ms=… idle_errors=…
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx
+import psutil
 
 from harvest.crawl.sources import add_source
 from harvest.crawl.spec import parse_spec
@@ -64,6 +66,7 @@ class WrkResult:
     requests: int
     errors: int
     raw: str
+    api_cpu_ms: float = 0.0  # CPU time the API process spent per request (independent of other load)
 
 
 def serve_site(pages: int, seed: int) -> tuple[subprocess.Popen[str], str]:
@@ -104,6 +107,28 @@ end
 
 def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def api_process(up: subprocess.Popen[bytes]) -> psutil.Process:
+    for process in psutil.Process(up.pid).children():
+        if process.cmdline()[3:5] == ["api", "serve"]:
+            return process
+    raise SystemExit("no API process under `harvest up`")
+
+
+def cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def measure(
+    up: subprocess.Popen[bytes], base: str, script: Path, seconds: int, connections: int
+) -> WrkResult:
+    api = api_process(up)
+    before = cpu_s(api)
+    result = run_wrk(base, script, seconds, connections)
+    result.api_cpu_ms = 1000.0 * (cpu_s(api) - before) / max(result.requests, 1)
+    return result
 
 
 def run_wrk(base: str, script: Path, seconds: int, connections: int) -> WrkResult:
@@ -151,7 +176,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
     seconds = 12 if args.quick else 60
-    corpus_pages, load_pages = (60, 300) if args.quick else (300, 1500)
+    corpus_pages, load_pages = (60, 200) if args.quick else (300, 800)
     data_dir = Path(tempfile.mkdtemp(prefix="harvest-bench-load-"))
     port = args.port or _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -195,17 +220,19 @@ def main() -> None:
         script = data_dir / "search.lua"
         lua_script(script)
 
-        idle = run_wrk(base, script, seconds, args.connections)
+        idle = measure(up, base, script, seconds, args.connections)
         print(
             f"(b) baseline, nothing else running: {idle.rps:.1f} req/s, p50 {idle.p50_ms:.0f} ms, "
-            f"p99 {idle.p99_ms:.0f} ms, {idle.errors} errors ({idle.requests} requests)"
+            f"p99 {idle.p99_ms:.0f} ms, {idle.errors} errors ({idle.requests} requests; "
+            f"API CPU {idle.api_cpu_ms:.1f} ms per search)"
         )
 
+        # measured while the pipeline embeds: the stage that competes hardest for the CPU
         run_id = start_pipeline(settings, "load").id
-        while get_pipeline(engine, run_id).stages[0].status != "running":
+        while get_pipeline(engine, run_id).stages[3].status != "running":
             time.sleep(0.2)
         began = time.time()
-        loaded = run_wrk(base, script, seconds, args.connections)
+        loaded = measure(up, base, script, seconds, args.connections)
         ended = time.time()
         view = get_pipeline(engine, run_id)
         running_until = view.finished_at.timestamp() if view.finished_at else ended
@@ -214,7 +241,8 @@ def main() -> None:
         print(
             f"(l) while a pipeline runs ({load_pages} pages; {overlap:.0%} of the phase; {stages}): "
             f"{loaded.rps:.1f} req/s, p50 {loaded.p50_ms:.0f} ms, p99 {loaded.p99_ms:.0f} ms, "
-            f"{loaded.errors} errors ({loaded.requests} requests)"
+            f"{loaded.errors} errors ({loaded.requests} requests; "
+            f"API CPU {loaded.api_cpu_ms:.1f} ms per search)"
         )
         print(
             f"wrk -t2 -c{args.connections} -d{seconds}s --latency, hybrid search, "
@@ -223,7 +251,7 @@ def main() -> None:
         print(
             f"RESULT rps={loaded.rps:.1f} p99_ms={loaded.p99_ms:.0f} errors={loaded.errors} "
             f"idle_rps={idle.rps:.1f} idle_p99_ms={idle.p99_ms:.0f} idle_errors={idle.errors} "
-            f"overlap={overlap:.2f}"
+            f"overlap={overlap:.2f} api_cpu_ms_per_search={idle.api_cpu_ms:.1f}"
         )
     finally:
         if up is not None and up.poll() is None:

@@ -69,6 +69,10 @@ class Stack:
         # the children never start the embedded database themselves: a database the user stops while
         # `up` runs stays stopped (workers wait and reconnect, the API answers 503) until started again
         self.child_settings = self.settings.model_copy(update={"database_autostart": False})
+        # pipelines are batch work: on one machine, the API's searches come first
+        self.worker_settings = self.child_settings.model_copy(
+            update={"worker_nice": 10 if self.settings.worker_nice is None else self.settings.worker_nice}
+        )
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
@@ -114,9 +118,10 @@ class Stack:
         raise StoreUnavailableError(f"the API did not answer on port {api_port} within {timeout_s:.0f} s")
 
     def _spawn(self, name: str, args: tuple[str, ...]) -> subprocess.Popen[bytes]:
+        settings = self.worker_settings if args[0] == "worker" else self.child_settings
         return subprocess.Popen(
             [sys.executable, "-m", "harvest", *args],
-            env=settings_env(self.child_settings) | {"PYTHONUNBUFFERED": "1", "COLUMNS": "120"},
+            env=settings_env(settings) | {"PYTHONUNBUFFERED": "1", "COLUMNS": "120"},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us alone; we stop the children in order

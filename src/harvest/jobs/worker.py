@@ -7,7 +7,7 @@ is unreachable) it logs one line and reconnects with backoff, forever, and the j
 the queue. It exits only when asked (SIGTERM / Ctrl-C): running stages stop at their next checkpoint and
 are marked `interrupted` (they resume on the next worker); a stage that has not stopped after
 HARVEST_WORKER_STOP_GRACE_S, or a second signal, is abandoned at once (its crawl process killed with its
-browser, its job handed back). Each worker also looks after the others (see `janitor_pass`)."""
+browser, its job handed back). Each worker also looks after the others (see `WorkerProcess._janitor_pass`)."""
 
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ from harvest.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-HEALTHY_AFTER_S = 60.0
+HEALTHY_AFTER_S = 60.0  # a connection that lasted this long resets the reconnect backoff
 POOL_TIMEOUT_S = 10.0
 # printed when a worker is registered with the queue; `harvest up` reads it to know whose jobs to hand
 # back if it has to kill this process
-READY_LINE = "queue worker {id} ready"  # a connection that lasted this long resets the reconnect backoff
+READY_LINE = "queue worker {id} ready"
 
 
 class QuietConnectionErrors(logging.Filter):
@@ -162,6 +162,8 @@ class WorkerProcess:
     # -- running ---------------------------------------------------------------------------------
     async def run(self) -> int:
         """Run until stopped; returns the process exit code."""
+        if self.settings.worker_nice:
+            os.nice(self.settings.worker_nice)  # its crawl processes and their browsers inherit it
         loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
         quiet = QuietConnectionErrors()
