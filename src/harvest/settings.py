@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, ge=1, le=20)
     job_retry_wait_s: float = Field(default=5.0, ge=0, le=3600)
     update_all_schedule: str | None = None
+    database_autostart: bool = True
+    worker_stop_grace_s: float = Field(default=5.0, ge=0, le=3600)
+    worker_reconnect_max_s: float = Field(default=30.0, ge=0.1, le=3600)
+    worker_nice: int | None = Field(default=None, ge=0, le=19)
     entity_threshold: float = Field(default=88.0, ge=50, le=100)
     entity_type_thresholds: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     entity_resolve_threshold: float = Field(default=0.85, ge=0.5, le=1.0)

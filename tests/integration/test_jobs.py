@@ -1,5 +1,5 @@
-"""The task queue with real worker processes: pipelines, locks, SIGKILL mid-stage, two workers,
-cancellation, schedules."""
+"""The task queue with real worker processes: pipelines, locks, two workers, cancellation, schedules.
+(Workers, the database and the embeddings service killed mid-stage: tests/faults/test_crash_matrix.py.)"""
 
 from __future__ import annotations
 
@@ -164,31 +164,6 @@ def test_a_second_request_while_one_is_queued_returns_the_same_run(
     assert cancelled.status == "cancelled"
     assert {s.status for s in cancelled.stages} == {"cancelled"}
     assert start_pipeline(settings, source).id != first.id
-
-
-@pytest.mark.parametrize("stage", ["crawl", "process", "embed"])  # entities: too quick to catch
-def test_a_worker_killed_mid_stage_loses_and_duplicates_nothing(
-    settings: Settings, workers: Workers, corpus_site: str, stage: str
-) -> None:
-    source = add(settings, corpus_site, delay=0.05 if stage == "crawl" else 0)
-    victim = workers.start()
-    run_id = start_pipeline(settings, source).id
-    engine = get_engine(settings)
-
-    def in_the_middle() -> bool:
-        current = {s.stage: s for s in get_pipeline(engine, run_id).stages}[stage]
-        progress = current.counts.get("fetched" if stage == "crawl" else "done", 0)
-        return current.status == "running" and int(progress or 0) > 0
-
-    wait_until(in_the_middle, 120, f"{stage} to be under way")
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=10)
-    workers.start()  # a new worker notices the dead one's job (no heartbeat) and runs it again
-    view = finished(settings, run_id)
-    assert view.status == "succeeded", view
-    killed = {s.stage: s for s in view.stages}[stage]
-    assert killed.attempts == 2
-    assert_exactly_once(settings, source)
 
 
 def test_two_workers_give_the_same_result_as_one(

@@ -13,6 +13,7 @@ from rich.table import Table
 from harvest.cli.context import settings
 from harvest.cli.output import console, escape, print_json
 from harvest.errors import InvalidInputError
+from harvest.processes import exit_now
 from harvest.search.request import MODES, Filters, Mode, SearchRequest
 from harvest.settings import Settings
 
@@ -251,3 +252,4 @@ def api_serve(
         uvicorn.Server(config).run()
     finally:
         forget_api(recorded)
+    exit_now(0)  # stopped (SIGTERM / Ctrl-C): no seconds of interpreter teardown after a loaded model

@@ -74,6 +74,7 @@ def crawl_stage(settings: Settings, source: str, progress: Progress) -> dict[str
         except ConflictError:
             if time.monotonic() > deadline:
                 raise
+            progress.checkpoint()
             time.sleep(1.0)
     stopping = False
 
@@ -86,7 +87,9 @@ def crawl_stage(settings: Settings, source: str, progress: Progress) -> dict[str
                 stopping = True
                 raise KeyboardInterrupt from None  # run_crawl stops its crawl process gracefully
 
-    view = run_crawl(settings, source, on_progress=on_progress, run_id=run_id)
+    # the crawl must be gone before the worker's own stop grace ends (then the worker abandons the job)
+    grace = max(settings.worker_stop_grace_s * 0.6, 0.5)
+    view = run_crawl(settings, source, on_progress=on_progress, run_id=run_id, stop_grace_s=grace)
     counts = view.counts | {"crawl_run": run_id}
     if stopping:
         progress.checkpoint()  # raises the reason we stopped for

@@ -1,7 +1,7 @@
 """datasets, snapshots, training runs, predictions, retraining (harvest.train)
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-25 15:10:00.000000
 
 MLflow's own tables live in a separate database (see harvest.train.tracking) and are migrated by MLflow.
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0013"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
