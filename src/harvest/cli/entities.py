@@ -1,14 +1,14 @@
-"""`harvest entities …`: catalog import, extraction, resolution, dedupe and linkage of any CSV (with\nexplanations of a pair and the model's parameters), lookup, merge/split."""
+"""`harvest entities …`: catalog import, extraction, resolution, dedupe and linkage of any CSV (with
+explanations of a pair and the model's parameters), lookup, merge/split."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import typer
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -121,6 +121,10 @@ def _print_report(report: LinkReport, as_json: bool) -> None:
         f"(prior {report.probability_two_random_records_match:.3g})"
     )
     console.print("blocking: " + escape(" · ".join(f"{b['rule']} ({b['pairs']:,})" for b in report.blocking)))
+    if report.date_formats:
+        console.print(
+            "dates read as " + escape(" · ".join(f"{k} {v}" for k, v in report.date_formats.items()))
+        )
     for warning in report.warnings:
         console.print(f"[yellow]note:[/] {escape(warning)}")
     console.print("wrote " + escape(" · ".join(f"{k} {v}" for k, v in report.outputs.items())))

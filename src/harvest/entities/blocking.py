@@ -54,9 +54,9 @@ def count_pairs(con: Any, rule: Rule, tables: list[str]) -> tuple[int, str | Non
     """(comparisons the rule generates, its largest block's key, that block's rows on the bigger side).
 
     Dedupe: sum of n(n-1)/2 per key (a swapped rule: half the pairs of records whose keys mirror each
-    other). Link: sum of rows in A × rows in B per key."""
+    other). Link: sum of rows in A x rows in B per key."""
     not_null = " AND ".join(f'"{a}" IS NOT NULL' for a, _ in rule.equal)
-    left, right = _keys_sql(rule, 0), _keys_sql(rule, 1)
+    left = _keys_sql(rule, 0)
     label = "concat_ws(' | ', " + ", ".join(f'a."{x}"' for x, _ in rule.equal) + ")"
     first, second = tables[0], tables[-1]
     if len(tables) == 1 and rule.symmetric:

@@ -80,7 +80,7 @@ class Engine:
             SparkSession.builder.master(self._spark_master).appName("harvest-entities").getOrCreate()
         )
         self._spark.sparkContext.setCheckpointDir(str(self._scratch / "checkpoints"))
-        return SparkAPI(spark_session=self._spark)
+        return SparkAPI(spark_session=self._spark)  # type: ignore[no-untyped-call]
 
     def linker(self, tables: list[str], settings: dict[str, Any], model_in: Path | None) -> Any:
         from splink import Linker

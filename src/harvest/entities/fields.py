@@ -64,11 +64,11 @@ def guess_type(column: str) -> str:
 
 def parse_fields(spec: str | list[str] | dict[str, str]) -> list[tuple[str, str | None]]:
     """`a:person_name,b:date` (or a list / mapping) → [(column, type or None)]; types are checked."""
+    items: list[tuple[str, str | None]] = []
     if isinstance(spec, dict):
         items = [(str(k), None if v is None else str(v)) for k, v in spec.items()]
     else:
         parts = spec.split(",") if isinstance(spec, str) else [str(p) for p in spec]
-        items = []
         for part in (p.strip() for p in parts):
             if not part:
                 continue
@@ -231,7 +231,8 @@ class DateLayout:
         """YYYYMMDD (zero-padded, even for impossible dates such as a transposed 1970-25-03, so that
         transpositions and typos stay comparable); other text keeps its digits."""
         parts = {
-            part: f"lpad(regexp_extract(trim({raw}), '{self.pattern}', {i + 1}), {4 if part == 'y' else 2}, '0')"
+            part: f"lpad(regexp_extract(trim({raw}), '{self.pattern}', {i + 1}), {4 if part == 'y' else 2}, "
+            "'0')"
             for i, part in enumerate(self.order)
         }
         return (

@@ -1,4 +1,4 @@
-"""Probabilistic record linkage of tables on Splink (Fellegi–Sunter): `harvest entities dedupe` and
+"""Probabilistic record linkage of tables on Splink (Fellegi-Sunter): `harvest entities dedupe` and
 `harvest entities link`.
 
 The flow: read the file(s) into DuckDB → derive normalised columns per type → measure and choose
@@ -83,6 +83,7 @@ class LinkReport:
     outputs: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     probability_two_random_records_match: float = 0.0
+    date_formats: dict[str, str] = field(default_factory=dict)
 
 
 def _quiet(_stage: str, _done: int | None, _total: int | None) -> None:
@@ -114,7 +115,7 @@ class _SplinkWarnings(logging.Handler):
         self.report = report
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = " ".join(record.getMessage().split())
+        message = " ".join(record.getMessage().split()).removeprefix("WARNING:").strip()
         if message and message not in self.report.warnings:
             self.report.warnings.append(message)
 
@@ -157,7 +158,8 @@ def _run(spec: LinkSpec, engine: Engine, on_progress: Progress, report: LinkRepo
 
     stages.start("prepare")
     prepared = [
-        prepare(con, t, fields, spec.id_column, i if mode == "link" else None) for i, t in enumerate(loaded)
+        prepare(con, t, fields, spec.id_column, i if mode == "link" else None, report.date_formats)
+        for i, t in enumerate(loaded)
     ]
 
     stages.start("blocking")
@@ -231,11 +233,17 @@ def _run(spec: LinkSpec, engine: Engine, on_progress: Progress, report: LinkRepo
 
 
 def prepare(
-    con: Any, table: tables.Table, fields: list[Field], id_column: str | None, source: int | None
+    con: Any,
+    table: tables.Table,
+    fields: list[Field],
+    id_column: str | None,
+    source: int | None,
+    formats: dict[str, str] | None = None,
 ) -> str:
     """A table of derived columns: unique_id (the id column, else the 1-based row), __row, one
     normalised column per field and its helpers."""
     columns: dict[str, str] = {}
+    formats = {} if formats is None else formats
     for f in fields:
         raw = '"' + f.column.replace('"', '""') + '"'
         layout = None
@@ -305,7 +313,7 @@ def _train(
 ) -> None:
     pair_partners = partners(fields)
     stages.start("train u (random pairs)")
-    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=None)
     report.training.append(f"u from up to {U_MAX_PAIRS:,} random pairs")
 
     # Sessions: greedily, the kept rule that frees the most not-yet-estimated comparisons (ties: a

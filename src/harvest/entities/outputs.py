@@ -29,12 +29,12 @@ def _copy_options(path: Path, delimiter: str = ",") -> str:
     return f"(FORMAT csv, HEADER true, DELIMITER {_literal(delimiter)})"
 
 
-def _numbering(clustered: str) -> str:
-    """Cluster numbers from 1 in order of each cluster's first row, so the output reads naturally."""
+def _numbering(clustered: str, source: str) -> str:
+    """Cluster numbers from 1 in order of each cluster's first row (first table first), so the output
+    reads naturally."""
     return (
-        "SELECT cluster_id, dense_rank() OVER (ORDER BY first_source, first_row) AS cluster_no FROM ("
-        f"SELECT cluster_id, min(__row_key) AS first_row, min(__source_key) AS first_source FROM ("
-        f"SELECT cluster_id, __row AS __row_key, {{source}} AS __source_key FROM {clustered}) GROUP BY cluster_id)"
+        "SELECT cluster_id, row_number() OVER (ORDER BY first_row) AS cluster_no FROM (SELECT cluster_id, "
+        f"min(({source}) * 1000000000000 + __row) AS first_row FROM {clustered} GROUP BY cluster_id)"
     )
 
 
@@ -46,15 +46,15 @@ def write_clusters(
     target = _literal(str(spec.out))
     if mode == "dedupe":
         (table,) = loaded
-        numbering = _numbering(clustered).replace("{source}", "0")
+        numbering = _numbering(clustered, "0")
         con.execute(
             f"COPY (SELECT t.* EXCLUDE (__row), n.cluster_no AS cluster_id FROM {table.name} t "
             f"JOIN {clustered} c ON c.__row = t.__row JOIN ({numbering}) n ON n.cluster_id = c.cluster_id "
             f"ORDER BY t.__row) TO {target} {_copy_options(spec.out, table.delimiter)}"
         ).fetchall()
         return
-    numbering = _numbering(clustered).replace("{source}", "source_dataset")
-    keep = ", ".join('"' + f.column.replace('"', '""') + '"' for f in fields)
+    numbering = _numbering(clustered, "CASE source_dataset WHEN 'a' THEN 0 ELSE 1 END")
+    keep = ", ".join('t."' + f.column.replace('"', '""') + '"' for f in fields)
     parts = []
     for index, table in enumerate(loaded):
         parts.append(
