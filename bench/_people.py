@@ -830,3 +830,35 @@ def write(people: People, path: Path, delimiter: str = ",") -> None:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, delimiter=delimiter)
         writer.writeheader()
         writer.writerows(people.rows)
+
+
+def pair_scores(predicted: list[object], truth: list[int]) -> tuple[float, float, float]:
+    """Pairwise precision, recall and F1 of a clustering (a cluster label per row) against the truth,
+    counted from cluster sizes (no pair enumeration, so 500k rows are fine)."""
+    from collections import Counter
+
+    def pairs(counts: Counter[object]) -> int:
+        return sum(n * (n - 1) // 2 for n in counts.values())
+
+    both = pairs(Counter(zip(predicted, truth, strict=True)))
+    found, expected = pairs(Counter(predicted)), pairs(Counter(truth))
+    precision = both / found if found else 1.0
+    recall = both / expected if expected else 1.0
+    return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def components(nodes: int, edges: list[tuple[int, int]]) -> list[int]:
+    """Connected components (a label per node) of matched pairs: how a dedupe turns pairs into groups."""
+    parent = list(range(nodes))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return [find(x) for x in range(nodes)]

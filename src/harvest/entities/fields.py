@@ -77,11 +77,11 @@ def parse_fields(spec: str | list[str] | dict[str, str]) -> list[tuple[str, str 
     if not items:
         raise InvalidInputError("no fields: give --fields column:type,… (types: " + ", ".join(TYPES) + ")")
     seen: set[str] = set()
-    for column, kind in items:
+    for column, wanted in items:
         if not column:
             raise InvalidInputError(f"a field has no column name (types: {', '.join(TYPES)})")
-        if kind is not None and kind not in TYPES:
-            raise InvalidInputError(f"field {column!r}: unknown type {kind!r} (types: {', '.join(TYPES)})")
+        if wanted is not None and wanted not in TYPES:
+            raise InvalidInputError(f"field {column!r}: unknown type {wanted!r} (types: {', '.join(TYPES)})")
         if column in seen:
             raise InvalidInputError(f"field {column!r} is listed twice")
         seen.add(column)
@@ -190,6 +190,7 @@ def derived_columns(field: Field, raw: str, date_layout: DateLayout | None = Non
         return {
             f.col(): f"nullif(harvest_name({raw}), '')",
             f.col("key"): f"nullif(harvest_name_key({raw}), '')",
+            f.col("ph"): f"nullif(harvest_phonetic(harvest_name_key({raw})), '')",
             f.col("i1"): f"left(harvest_name_key({raw}), 1)",
         }
     if f.kind == "id":

@@ -121,11 +121,25 @@ def comparison(f: Field, d: Dialect, partner: Field | None = None) -> dict[str, 
     else:  # pragma: no cover - parse_fields rejects unknown types
         raise AssertionError(f.kind)
     levels.append(ELSE)
+    _starting_m(levels)
     return {
         "output_column_name": c,
         "comparison_description": f"{f.column} ({f.kind})",
         "comparison_levels": levels,
     }
+
+
+def _starting_m(levels: list[dict[str, Any]]) -> None:
+    """Starting m values (EM refines them; a level EM cannot see keeps them): exact agreement most
+    likely for a true match, each weaker level about half as likely as the one before, disagreement
+    rare. Splink's own defaults give every fuzzy level the same tiny m, which makes a fuzzy agreement
+    count against a match when a column cannot be trained."""
+    graded = [level for level in levels if not level.get("is_null_level")]
+    fuzzy = graded[1:-1]
+    shares = [0.6] + [0.35 * 0.5**i for i in range(len(fuzzy))] + [0.05]
+    total = sum(shares)
+    for level, share in zip(graded, shares, strict=True):
+        level["m_probability"] = share / total
 
 
 def partners(fields: list[Field]) -> dict[str, Field]:
@@ -168,15 +182,17 @@ def _key(f: Field) -> str:
 
 
 def candidate_rules(fields: list[Field]) -> list[Rule]:
-    """The blocking rules a set of types suggests, strongest first: each exact identifier, the date,
-    both names by sound (and swapped), the postcode with the first letter of the first name, the
-    address, contact details, the name of an organisation."""
+    """The blocking rules a set of types suggests: each column on its own (an organisation's name also
+    by sound), both person names by sound (and swapped), the postcode with the first letter of the first
+    name. Rules that would compare too much are narrowed or dropped by `blocking.plan`."""
     rules: list[Rule] = []
     names = [f for f in fields if f.kind == "person_name"]
     first_name_like = next((f for f in fields if f.kind in ("person_name", "name")), None)
     for f in fields:
-        if f.kind in ("id", "email", "phone", "date", "address", "name", "exact"):
+        if f.kind in ("id", "email", "phone", "date", "address", "name", "exact", "text"):
             rules.append(Rule(f.column, [(_key(f), _key(f))]))
+        if f.kind == "name":
+            rules.append(Rule(f"{f.column}~", [(f.col("ph"), f.col("ph"))]))
         elif f.kind == "postcode":
             rule = Rule(f.column, [(f.col(), f.col())])
             if first_name_like is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -192,13 +193,14 @@ def _run(spec: LinkSpec, engine: Engine, on_progress: Progress, report: LinkRepo
             "(every pair in it is compared)"
         )
 
+    settings = _settings(fields, pair_partners, [p.rule for p in chosen.kept], mode, engine.dialect)
     linker = engine.linker(
         prepared,
-        _settings(fields, pair_partners, [p.rule for p in chosen.kept], mode, engine.dialect),
+        settings,
         spec.model_in,
     )
     if spec.model_in is None:
-        _train(linker, fields, rules, chosen, mode, total_rows, spec.seed, stages, report)
+        _train(linker, settings, fields, chosen, prepared, spec.seed, stages, report)
     report.probability_two_random_records_match = float(
         linker._settings_obj._probability_two_random_records_match
     )
@@ -286,73 +288,182 @@ def _settings(
     return settings
 
 
-def _deactivated(rule: Rule, fields: list[Field], pair_partners: dict[str, Field]) -> set[str]:
-    """Comparisons a training session blocked on `rule` cannot estimate (they use its columns)."""
+def _deactivated(rule: Rule, comparisons: list[dict[str, Any]]) -> set[str]:
+    """Comparisons a training session blocked on `rule` cannot estimate: as Splink decides, those
+    whose levels read a column the rule uses."""
     used = rule.columns()
     out = set()
-    for f in fields:
-        own = {f.name, f.col("ph"), f.col("key"), f.col("area"), f.col("user"), f.col("d"), f.col("i1")}
-        partner = pair_partners.get(f.name)
-        if partner is not None:
-            own.add(partner.name)
-        if own & used:
-            out.add(f.name)
+    for c in comparisons:
+        read = {
+            m.group(1)
+            for level in c["comparison_levels"]
+            for m in re.finditer(r'"([^"]+)_[lr]"', level["sql_condition"])
+        }
+        if read & used:
+            out.add(c["output_column_name"])
     return out
+
+
+def _prior_rules(fields: list[Field]) -> list[str]:
+    """Near-certain matches, for the prior: equal ids, else every typed column equal."""
+    ids = [f for f in fields if f.kind in ("id", "email")]
+    if ids:
+        return [f'l."{f.name}" = r."{f.name}"' for f in ids]
+    return [" AND ".join(f'l."{f.name}" = r."{f.name}"' for f in fields)]
 
 
 def _train(
     linker: Any,
+    settings: dict[str, Any],
     fields: list[Field],
-    rules: list[Rule],
     chosen: blocking.BlockingPlan,
-    mode: str,
-    rows: int,
+    prepared: list[str],
     seed: int,
     stages: _Stages,
     report: LinkReport,
 ) -> None:
-    pair_partners = partners(fields)
+    comparisons = settings["comparisons"]
     stages.start("train u (random pairs)")
-    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=None)
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
     report.training.append(f"u from up to {U_MAX_PAIRS:,} random pairs")
+    sessions = _sessions(chosen, comparisons, [f.name for f in fields], report)
+    for round_ in (1, 2):
+        stages.start("train m (EM)" if round_ == 1 else "train m (EM, u corrected)", len(sessions))
+        for done, session in enumerate(sessions, start=1):
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                session.rule.sql(),
+                max_pairs=EM_MAX_PAIRS if session.pairs > EM_MAX_PAIRS else None,
+            )
+            report.training.append(
+                f"m by EM on pairs blocked by {session.rule.label} "
+                f"({min(session.pairs, EM_MAX_PAIRS):,} pairs)"
+            )
+            stages.on_progress(stages.current or "", done, len(sessions))
+        _exact_at_least_as_strong(linker)
+        stages.start("prior")
+        _estimate_prior(linker, fields, prepared, report)
+        if round_ == 2 or not _decontaminate_u(linker):
+            break
+        report.training.append("u corrected for the true matches among the random pairs; m trained again")
 
-    # Sessions: greedily, the kept rule that frees the most not-yet-estimated comparisons (ties: a
-    # plain rule before a swapped one, then the one with more pairs to learn from), until each
-    # comparison has been free in one session.
-    pending = {f.name for f in fields}
+
+def _sessions(
+    chosen: blocking.BlockingPlan, comparisons: list[dict[str, Any]], names: list[str], report: LinkReport
+) -> list[blocking.RulePlan]:
+    """Training sessions: greedily, the kept rule that frees the most comparisons still needing an
+    estimate (ties: a plain rule before a swapped one, then more pairs to learn from), until each
+    comparison has been free in two sessions where the rules allow (Splink averages them)."""
+    needed = dict.fromkeys(names, 2)
     sessions: list[blocking.RulePlan] = []
     options = [p for p in chosen.kept if p.pairs > 0]
-    while pending and options:
-        best = max(
-            options,
-            key=lambda p: (
-                len(pending - _deactivated(p.rule, fields, pair_partners)),
-                p.rule.symmetric,
-                min(p.pairs, EM_MAX_PAIRS),
-            ),
-        )
-        freed = pending - _deactivated(best.rule, fields, pair_partners)
-        if not freed:
+
+    def gain(plan: blocking.RulePlan) -> int:
+        return sum(1 for n in set(names) - _deactivated(plan.rule, comparisons) if needed[n] > 0)
+
+    while options and len(sessions) < 4:
+        best = max(options, key=lambda p: (gain(p), p.rule.symmetric, min(p.pairs, EM_MAX_PAIRS)))
+        if gain(best) == 0:
             break
         sessions.append(best)
         options.remove(best)
-        pending -= freed
-    if pending:
+        for n in set(names) - _deactivated(best.rule, comparisons):
+            needed[n] -= 1
+    never = sorted(n for n, left in needed.items() if left == 2)
+    if never:
         report.warnings.append(
-            "m not estimated for " + ", ".join(sorted(pending)) + " (every blocking rule uses it): "
-            "Splink's starting values are used; add a blocking rule on other columns"
+            "m not estimated for " + ", ".join(never) + " (every blocking rule uses it): starting "
+            "values are used; add a blocking rule on other columns"
         )
-    stages.start("train m (EM)", len(sessions))
-    for done, session in enumerate(sessions, start=1):
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            session.rule.sql(),
-            max_pairs=EM_MAX_PAIRS if session.pairs > EM_MAX_PAIRS else None,
-            populate_probability_two_random_records_match_from_trained_values=done == len(sessions),
-        )
-        report.training.append(
-            f"m by EM on pairs blocked by {session.rule.label} ({min(session.pairs, EM_MAX_PAIRS):,} pairs)"
-        )
-        stages.on_progress("train m (EM)", done, len(sessions))
+    return sessions
+
+
+def _graded(comparison: Any) -> list[Any]:
+    return [level for level in comparison.comparison_levels if not level.is_null_level]
+
+
+def _exact_at_least_as_strong(linker: Any) -> None:
+    """Exact agreement implies every weaker level, so it must weigh at least as much as any of them;
+    EM on little data can say otherwise (exact-level m shared with a 'same words' level)."""
+    for compared in linker._settings_obj.comparisons:
+        levels = _graded(compared)
+        exact, others = levels[0], levels[1:-1]
+        weights = [
+            math.log2(lv.m_probability / lv.u_probability)
+            for lv in others
+            if lv.m_probability and lv.u_probability
+        ]
+        if not weights or not exact.u_probability or not exact.m_probability:
+            continue
+        if math.log2(exact.m_probability / exact.u_probability) < max(weights):
+            exact.m_probability = min(0.999, exact.u_probability * 2 ** max(weights))
+            total = sum(lv.m_probability for lv in levels)
+            for level in levels:
+                level.m_probability = level.m_probability / total
+
+
+def _decontaminate_u(linker: Any) -> bool:
+    """u comes from random pairs, assumed non-matches; in a small table many are matches (a 60-row
+    file with 5 records per company: 7 % of all pairs). Remove their share, u' = (u - prior * m) /
+    (1 - prior), and say whether that changed anything worth training again for (> 5 % somewhere)."""
+    prior = float(linker._settings_obj._probability_two_random_records_match)
+    changed = False
+    for compared in linker._settings_obj.comparisons:
+        levels = _graded(compared)
+        corrected = []
+        for level in levels:
+            u, m = float(level.u_probability or 0.0), float(level.m_probability or 0.0)
+            new = max((u - prior * m) / (1 - prior), u * 0.01, 1e-6) if u else u
+            changed |= bool(u) and abs(new - u) / u > 0.05
+            corrected.append(new)
+        total = sum(corrected) or 1.0
+        for level, value in zip(levels, corrected, strict=True):
+            if value:
+                # Splink re-reads u and m from its lists of trained values after every EM session:
+                # the corrected u replaces the sampled one, and m starts afresh
+                level._trained_u_probabilities = [
+                    {"probability": value / total, "description": "corrected", "m_or_u": "u"}
+                ]
+                level.u_probability = value / total
+            level._trained_m_probabilities = []
+    return changed
+
+
+def _estimate_prior(linker: Any, fields: list[Field], prepared: list[str], report: LinkReport) -> None:
+    """How likely two random records match (the prior), from pairs equal on near-certain rules —
+    equal ids, else every column equal — divided by the share of true matches those rules find. That
+    share follows from the trained model: a match agrees exactly on a column with that column's
+    exact-level m, when both records have a value."""
+    m_exact = {
+        c.output_column_name: float(c.comparison_levels[1].m_probability or 0.0)
+        for c in linker._settings_obj.comparisons
+    }
+    con = linker._db_api.duckdb_con if hasattr(linker._db_api, "duckdb_con") else None
+    filled: dict[str, float] = {}
+    for f in fields:
+        shares = [
+            float(
+                con.execute(
+                    f'SELECT avg(CASE WHEN "{f.name}" IS NULL THEN 0 ELSE 1 END) FROM {t}'
+                ).fetchall()[0][0]
+                or 0
+            )
+            if con is not None
+            else 1.0
+            for t in prepared
+        ]
+        filled[f.name] = math.prod(shares) if len(shares) == 2 else shares[0] ** 2
+    ids = [f for f in fields if f.kind in ("id", "email")]
+    if ids:
+        rules = [f'l."{f.name}" = r."{f.name}"' for f in ids]
+        recall = 1 - math.prod(1 - m_exact[f.name] * filled[f.name] for f in ids)
+    else:
+        rules = [" AND ".join(f'l."{f.name}" = r."{f.name}"' for f in fields)]
+        recall = math.prod(m_exact[f.name] * filled[f.name] for f in fields)
+    recall = min(1.0, max(recall, 0.01))
+    linker.training.estimate_probability_two_random_records_match(rules, recall=recall)
+    report.training.append(
+        f"prior from pairs with {' or '.join(rules)}, which the model expects to find {recall:.1%} of matches"
+    )
 
 
 def _summarise_clusters(engine: Engine, clustered: str, report: LinkReport) -> None:
