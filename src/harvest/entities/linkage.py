@@ -252,9 +252,10 @@ def prepare(
         if f.kind == "date":
             counts = con.execute(f"SELECT {date_layout_sql(raw)} FROM {table.name}").fetchall()[0]
             layout = pick_date_layout(tuple(int(c) for c in counts))
-            logger.info(
+            logger.debug(
                 "date layout", extra={"table": str(table.path), "column": f.column, "layout": layout.label}
             )
+            formats[f"{table.path.name}:{f.column}"] = layout.label
         columns.update(derived_columns(f, raw, layout))
     uid = 'trim("' + id_column.replace('"', '""') + '")' if id_column else "CAST(__row + 1 AS VARCHAR)"
     select = [f"{uid} AS unique_id", "__row"]
