@@ -89,8 +89,8 @@ class Settings(BaseSettings):
     entity_type_thresholds: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     entity_resolve_threshold: float = Field(default=0.85, gt=0.0, lt=1.0)
     entity_threads: int = Field(default=0, ge=0, le=256)
-    entity_memory_limit: str = ""
-    entity_pairs_per_record: int = Field(default=25, ge=1, le=10_000)
+    entity_memory_limit: str = "2GB"
+    entity_pairs_per_record: int = Field(default=10, ge=1, le=10_000)
     spark_master: str = ""
 
     @field_validator("crawl_allowed_hosts", mode="before")

@@ -16,6 +16,7 @@ from typing import Any
 from harvest.errors import ConfigError, InvalidInputError
 
 logger = logging.getLogger(__name__)
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 
 class Engine:
@@ -34,11 +35,13 @@ class Engine:
         from harvest.entities import udfs
 
         self._scratch = Path(tempfile.mkdtemp(prefix="harvest-linkage-", dir=temp_dir))
-        self._con = duckdb.connect(":memory:")
+        # a database file, not memory: candidate pairs of a big table (tens of millions of rows with
+        # every column's level and weight) live on disk, and memory stays within the limit
+        self._con = duckdb.connect(str(self._scratch / "linkage.duckdb"))
         if threads > 0:
             self._con.execute(f"SET threads = {int(threads)}").fetchall()
-        if memory_limit:
-            self._con.execute(f"SET memory_limit = '{memory_limit}'").fetchall()
+        self._con.execute(f"SET memory_limit = '{memory_limit or DEFAULT_MEMORY_LIMIT}'").fetchall()
+        self._con.execute("SET preserve_insertion_order = true").fetchall()
         self._con.execute(f"SET temp_directory = '{self._scratch / 'spill'}'").fetchall()
         udfs.register(self._con)
         self.dialect = "spark" if spark_master else "duckdb"
@@ -110,11 +113,10 @@ class Engine:
             parts.append(self.local(part))
             progress(index)
         name = "harvest_predictions"
+        # a view over the chunks' tables: no second copy of every candidate pair
         self._con.execute(
-            f"CREATE TABLE {name} AS " + " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts)
+            f"CREATE VIEW {name} AS " + " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts)
         ).fetchall()
-        for part in parts:
-            self._con.execute(f"DROP TABLE IF EXISTS {part}").fetchall()
         return name
 
     def cluster(self, linker: Any, predictions: str, threshold: float) -> str:

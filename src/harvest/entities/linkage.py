@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int | None, int | None], None]
 U_MAX_PAIRS = 2_000_000
-EM_MAX_PAIRS = 2_000_000
+EM_MAX_PAIRS = 1_000_000
 PREDICT_CHUNK_ROWS = 150_000  # rows per chunk of the left side: progress, and bounded memory
 
 
@@ -61,7 +61,7 @@ class LinkSpec:
     chart_out: Path | None = None
     model_in: Path | None = None
     seed: int = 42
-    pairs_per_row: int = 25
+    pairs_per_row: int = 10
     force: bool = False
 
 
@@ -405,7 +405,8 @@ def _exact_at_least_as_strong(linker: Any) -> None:
 def _decontaminate_u(linker: Any) -> bool:
     """u comes from random pairs, assumed non-matches; in a small table many are matches (a 60-row
     file with 5 records per company: 7 % of all pairs). Remove their share, u' = (u - prior * m) /
-    (1 - prior), and say whether that changed anything worth training again for (> 5 % somewhere)."""
+    (1 - prior), and say whether that changed anything worth training again for (> 5 % on a level
+    holding more than 0.1 % of non-matches)."""
     prior = float(linker._settings_obj._probability_two_random_records_match)
     changed = False
     for compared in linker._settings_obj.comparisons:
@@ -414,7 +415,8 @@ def _decontaminate_u(linker: Any) -> bool:
         for level in levels:
             u, m = float(level.u_probability or 0.0), float(level.m_probability or 0.0)
             new = max((u - prior * m) / (1 - prior), u * 0.01, 1e-6) if u else u
-            changed |= bool(u) and abs(new - u) / u > 0.05
+            # only a level common enough to steer EM is worth training again for
+            changed |= u > 1e-3 and abs(new - u) / u > 0.05
             corrected.append(new)
         total = sum(corrected) or 1.0
         for level, value in zip(levels, corrected, strict=True):
