@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     update_all_schedule: str | None = None
     entity_threshold: float = Field(default=88.0, ge=50, le=100)
     entity_type_thresholds: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
-    entity_resolve_threshold: float = Field(default=0.85, gt=0.0, lt=1.0)
+    entity_resolve_threshold: float = Field(default=0.85, ge=0.5, le=1.0)
+    entity_match_probability: float = Field(default=0.85, gt=0.0, lt=1.0)
     entity_threads: int = Field(default=0, ge=0, le=256)
     entity_memory_limit: str = "2GB"
     entity_pairs_per_record: int = Field(default=10, ge=1, le=10_000)

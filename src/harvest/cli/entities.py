@@ -185,7 +185,7 @@ _THRESHOLD = typer.Option(
     "-t",
     min=0.0,
     max=1.0,
-    help="Match probability for clusters (default HARVEST_ENTITY_RESOLVE_THRESHOLD).",
+    help="Match probability for clusters (default HARVEST_ENTITY_MATCH_PROBABILITY).",
 )
 _BLOCK = typer.Option(
     [],

@@ -66,7 +66,7 @@ def link_files(
     spec = LinkSpec(
         inputs=inputs,
         fields=config.fields,
-        threshold=threshold or config.threshold or settings.entity_resolve_threshold,
+        threshold=threshold or config.threshold or settings.entity_match_probability,
         id_column=config.id_column,
         blocking=config.blocking,
         out=out,

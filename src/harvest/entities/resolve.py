@@ -10,6 +10,7 @@ never lets two records meet in one cluster."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from rapidfuzz import fuzz
 
 from harvest.entities.normalize import deletion_variants, key_tokens, normalize, tokens
 
+logger = logging.getLogger(__name__)
 MAX_BLOCK = 300  # bigger blocks are keys too common to mean anything (e.g. "intl")
 NAME_WEIGHT = 0.7
 
@@ -80,8 +82,15 @@ def candidate_pairs(rows: Sequence[Row], only: set[int] | None = None) -> set[tu
         for key in blocking_keys(row.name):
             blocks[key].append(position)
     pairs: set[tuple[int, int]] = set()
-    for members in blocks.values():
-        if len(members) < 2 or len(members) > MAX_BLOCK:
+    for key, members in blocks.items():
+        if len(members) > MAX_BLOCK:
+            # a key this common says nothing (its rows still meet through their other keys); never
+            # dropped silently
+            logger.warning(
+                "blocking key skipped", extra={"key": key, "rows": len(members), "limit": MAX_BLOCK}
+            )
+            continue
+        if len(members) < 2:
             continue
         for i, j in combinations(members, 2):
             a, b = rows[i].key, rows[j].key
