@@ -111,6 +111,11 @@ def _print_report(report: LinkReport, as_json: bool) -> None:
         print_json(asdict(report))
         return
     rows = " + ".join(f"{n:,}" for n in report.rows)
+    guessed = [f"{f['column']}:{f['type']}" for f in report.fields if f.get("guessed")]
+    if guessed:
+        console.print(
+            "types guessed from the column names (give column:type to choose): " + escape(", ".join(guessed))
+        )
     sizes = " · ".join(f"{size}: {count:,}" for size, count in report.cluster_sizes.items())
     console.print(
         f"{rows} rows -> {report.clusters:,} clusters (size {sizes}; largest {report.largest_cluster})"

@@ -288,5 +288,14 @@ def describe_types() -> dict[str, str]:
     }
 
 
-def as_dict(fields: list[Field]) -> list[dict[str, Any]]:
-    return [{"column": f.column, "type": f.kind, "name": f.name} for f in fields]
+def as_dict(fields: list[Field], items: list[tuple[str, str | None]] | None = None) -> list[dict[str, Any]]:
+    given = dict(items or [])
+    return [
+        {
+            "column": f.column,
+            "type": f.kind,
+            "name": f.name,
+            "guessed": items is not None and given.get(f.column) is None,
+        }
+        for f in fields
+    ]

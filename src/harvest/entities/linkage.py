@@ -143,7 +143,7 @@ def _run(spec: LinkSpec, engine: Engine, on_progress: Progress, report: LinkRepo
     tables.check_outputs(spec.inputs, [spec.out, spec.pairs_out, spec.model_out, spec.chart_out], spec.force)
     fields = make_fields(spec.fields)
     mode = report.mode
-    report.fields = as_dict(fields)
+    report.fields = as_dict(fields, spec.fields)
     stages = _Stages(report, on_progress)
     con = engine.duckdb()
 
