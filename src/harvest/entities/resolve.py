@@ -82,15 +82,20 @@ def candidate_pairs(rows: Sequence[Row], only: set[int] | None = None) -> set[tu
         for key in blocking_keys(row.name):
             blocks[key].append(position)
     pairs: set[tuple[int, int]] = set()
-    for key, members in blocks.items():
-        if len(members) > MAX_BLOCK:
-            # a key this common says nothing (its rows still meet through their other keys); never
-            # dropped silently
-            logger.warning(
-                "blocking key skipped", extra={"key": key, "rows": len(members), "limit": MAX_BLOCK}
-            )
-            continue
-        if len(members) < 2:
+    # a key this common says nothing (its rows still meet through their other keys): skipped, but
+    # never silently
+    common = sorted(((len(m), k) for k, m in blocks.items() if len(m) > MAX_BLOCK), reverse=True)
+    if common:
+        logger.warning(
+            "common blocking keys skipped",
+            extra={
+                "keys": len(common),
+                "largest": f"{common[0][1]} ({common[0][0]} rows)",
+                "limit": MAX_BLOCK,
+            },
+        )
+    for members in blocks.values():
+        if len(members) < 2 or len(members) > MAX_BLOCK:
             continue
         for i, j in combinations(members, 2):
             a, b = rows[i].key, rows[j].key
