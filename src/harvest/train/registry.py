@@ -129,7 +129,7 @@ def _registered(client: Any, name: str) -> Any:
         return client.get_registered_model(name)
     except MlflowException as error:
         if getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
-            raise NotFoundError(f"no registered model {name!r} (see `harvest models list`)") from error
+            raise NotFoundError(f"no registered model {name!r}", hint="see `harvest models list`") from error
         raise
 
 
@@ -195,7 +195,7 @@ def get_version(settings: Settings, name: str, version: int) -> VersionView:
         mv = client.get_model_version(name, str(version))
     except MlflowException as error:
         raise NotFoundError(
-            f"model {name!r} has no version {version} (see `harvest models show {name}`)"
+            f"model {name!r} has no version {version}", hint=f"see `harvest models show {name}`"
         ) from error
     return _version_view(mv, _metrics(client, mv.run_id))
 
@@ -208,8 +208,8 @@ def production_version(settings: Settings, name: str) -> VersionView:
     model = _registered(client, name)
     if ALIAS not in dict(model.aliases or {}):
         raise NoProductionVersionError(
-            f"model {name!r} has no production version; promote one with `harvest models promote {name} "
-            "VERSION`"
+            f"model {name!r} has no production version; promote one first",
+            hint=f"`harvest models promote {name} VERSION`",
         )
     try:
         mv = client.get_model_version_by_alias(name, ALIAS)

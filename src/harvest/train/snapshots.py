@@ -77,7 +77,7 @@ def active_embedding_model(engine: Engine) -> tuple[int, str, int]:
     with engine.connect() as conn:
         found = active_model(conn)
     if found is None:
-        raise InvalidInputError("no embedding model has vectors yet; run `harvest embed` first")
+        raise InvalidInputError("no embedding model has vectors yet", hint="run `harvest embed` first")
     return found
 
 
