@@ -331,14 +331,25 @@ def _train(
     for round_ in (1, 2):
         stages.start("train m (EM)" if round_ == 1 else "train m (EM, u corrected)", len(sessions))
         for done, session in enumerate(sessions, start=1):
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                session.rule.sql(),
-                max_pairs=EM_MAX_PAIRS if session.pairs > EM_MAX_PAIRS else None,
-            )
-            report.training.append(
-                f"m by EM on pairs blocked by {session.rule.label} "
-                f"({min(session.pairs, EM_MAX_PAIRS):,} pairs)"
-            )
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    session.rule.sql(),
+                    max_pairs=EM_MAX_PAIRS if session.pairs > EM_MAX_PAIRS else None,
+                )
+            except ValueError as error:
+                # Splink's EM can drive a level's m to exactly 0 (underflow) and then refuses its own
+                # estimate; the session's estimates are dropped, the other sessions still train m
+                if "below the minimum allowed" not in str(error):
+                    raise
+                note = f"EM on pairs blocked by {session.rule.label} skipped: an m estimate underflowed to 0"
+                report.training.append(note)
+                if note not in report.warnings:
+                    report.warnings.append(note)
+            else:
+                report.training.append(
+                    f"m by EM on pairs blocked by {session.rule.label} "
+                    f"({min(session.pairs, EM_MAX_PAIRS):,} pairs)"
+                )
             stages.on_progress(stages.current or "", done, len(sessions))
         _exact_at_least_as_strong(linker)
         stages.start("prior")
