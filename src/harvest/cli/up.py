@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
@@ -32,19 +35,25 @@ def up(
             f"resuming {len(waiting)} interrupted pipeline(s): " + escape(", ".join(map(str, waiting)))
         )
     stack = Stack(current)
+    code = 0
     try:
         started = time.monotonic()
-        base = stack.serve(workers=workers, port=port, api=api)
-        console.print(f"database: {escape(describe_url(engine.url))}")
-        if base:
-            console.print(
-                f"API: {base}/api  (docs: {base}/docs), ready in {time.monotonic() - started:.1f} s"
-                " with the query model loaded"
-            )
-        if workers:
-            console.print(f"backups: {escape(backup_schedule_line(current))}")
-        console.print("[bold]harvest is up[/]; Ctrl-C stops it")
-        code = stack.wait()
+        try:
+            with _stop_signal_interrupts():
+                base = stack.serve(workers=workers, port=port, api=api)
+        except KeyboardInterrupt:  # Ctrl-C / SIGTERM while starting (the model loads): a clean stop too
+            console.print("stopping before harvest was up")
+        else:
+            console.print(f"database: {escape(describe_url(engine.url))}")
+            if base:
+                console.print(
+                    f"API: {base}/api  (docs: {base}/docs), ready in {time.monotonic() - started:.1f} s"
+                    " with the query model loaded"
+                )
+            if workers:
+                console.print(f"backups: {escape(backup_schedule_line(current))}")
+            console.print("[bold]harvest is up[/]; Ctrl-C stops it")
+            code = stack.wait()
     finally:
         stack.stop()
         for line in stack.report_interrupted():
@@ -52,6 +61,20 @@ def up(
     if stack.failure:
         console.print(f"[red]{escape(stack.failure)}[/]")
     raise typer.Exit(code)
+
+
+@contextmanager
+def _stop_signal_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt meanwhile, so a stop while starting still stops the children."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def backup_schedule_line(current: Settings) -> str:
