@@ -9,6 +9,7 @@ from harvest import __version__
 from harvest.api.errors import install_error_handlers
 from harvest.api.routes import documents, entities, health, pipelines, runs, search, sources
 from harvest.api.schemas import ErrorResponse
+from harvest.api.ui import mount_ui
 from harvest.db.engine import get_engine
 from harvest.search.engine import Searcher
 from harvest.settings import Settings
@@ -25,7 +26,9 @@ _ERRORS = {
 }
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, connect: bool = True) -> FastAPI:
+    """The API (and the built web UI at /). `connect=False` builds it without touching the database
+    (e.g. to write out its OpenAPI schema); the search engine then connects on first use."""
     app = FastAPI(
         title="Harvest API",
         version=__version__,
@@ -34,7 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
         responses=_ERRORS,  # type: ignore[arg-type]
     )
     app.state.settings = settings
-    app.state.searcher = Searcher(settings, get_engine(settings))
+    app.state.searcher = Searcher(settings, get_engine(settings)) if connect else None
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -45,4 +48,5 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for module in (health, search, documents, sources, runs, pipelines, entities):
         app.include_router(module.router)
+    mount_ui(app)  # last: its fallback route answers only what no API route did
     return app

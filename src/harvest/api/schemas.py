@@ -24,6 +24,7 @@ class Page(BaseModel, Generic[T]):
 class ErrorDetail(BaseModel):
     code: str
     message: str
+    field: str | None = None  # the input at fault (e.g. `start_urls.0`), when the error is about one
 
 
 class ErrorResponse(BaseModel):
@@ -70,9 +71,43 @@ class DocumentSummary(BaseModel):
 
 class DocumentList(BaseModel):
     documents: list[DocumentSummary]
+    total: int
     limit: int
     offset: int
     next_offset: int | None
+
+
+class LanguageCount(BaseModel):
+    language: str
+    documents: int
+
+
+class DocumentVersionText(BaseModel):
+    page_version: int
+    title: str | None
+    text: str
+    text_hash: str | None
+    skip_reason: str | None
+    processed_at: datetime
+
+
+class DocumentMention(BaseModel):
+    chunk_id: str
+    start: int
+    end: int
+    surface: str
+    score: float
+    entity_id: int  # the cluster (what /api/entities/{id} shows)
+    name: str
+    type: str
+
+
+class EntityFacet(BaseModel):
+    entity_id: int
+    name: str
+    type: str
+    documents: int
+    mentions: int
 
 
 class Run(BaseModel):
@@ -100,3 +135,103 @@ class Health(BaseModel):
     active_model: str | None
     counts: dict[str, int]
     stores: list[dict[str, Any]]
+
+
+class PipelineStage(BaseModel):
+    stage: str
+    status: str
+    attempts: int
+    elapsed_s: float
+    counts: dict[str, Any]
+    message: str | None
+
+
+class Pipeline(BaseModel):
+    id: int
+    source: str
+    status: str
+    trigger: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    message: str | None
+    stages: list[PipelineStage]
+
+
+class VersionInfo(BaseModel):
+    page_version: int
+    text_hash: str | None
+    processed_at: datetime
+
+
+class DocumentDetail(BaseModel):
+    id: int
+    source: str
+    url: str
+    page_version: int
+    title: str | None
+    author: str | None
+    description: str | None
+    published_at: datetime | None
+    language: str | None
+    fields: dict[str, Any]
+    meta: dict[str, Any]
+    duplicate_of: int | None
+    duplicates: list[int]
+    skip_reason: str | None
+    text: str
+    versions: list[VersionInfo]
+
+
+class ChunkView(BaseModel):
+    id: str
+    ordinal: int
+    heading: str | None
+    tokens: int
+    text: str
+
+
+class RelatedEntity(BaseModel):
+    id: int
+    name: str
+    type: str
+    chunks: int
+    documents: int
+
+
+class TrendPoint(BaseModel):
+    month: str
+    mentions: int
+    documents: int
+
+
+class EntityView(BaseModel):
+    id: int
+    type: str
+    name: str
+    cluster_id: int
+    aliases: list[str]
+    attributes: dict[str, Any]
+    members: list[int]
+    mentions: int
+    documents: int
+    related: list[RelatedEntity]
+    trend: list[TrendPoint]
+    score: float | None
+
+
+class EntityMention(BaseModel):
+    document_id: int
+    chunk_id: str
+    start: int
+    end: int
+    surface: str
+    score: float
+    ambiguous: bool
+    url: str
+    title: str | None
+
+
+class SplitResult(BaseModel):
+    first: EntityView
+    second: EntityView

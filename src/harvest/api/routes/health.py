@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from harvest import __version__
 from harvest.api.auth import settings_of
@@ -20,7 +20,18 @@ _COUNTS = {
     "documents": "documents",
     "chunks": "chunks",
     "vectors": "chunk_embeddings",
+    "entities": "entities",
 }
+EXACT_BELOW = 100_000
+
+
+def _count(conn: Connection, table: str) -> int:
+    """The planner's estimate (constant time however large the table); exact while the table is small,
+    where the estimate lags behind (no ANALYZE yet) and counting is cheap."""
+    estimate = conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = :t"), {"t": table}).scalar()
+    if estimate is not None and estimate >= EXACT_BELOW:
+        return int(estimate)
+    return int(conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one())
 
 
 @router.get("/health", response_model=Health)
@@ -32,19 +43,7 @@ def health(
     settings = settings_of(request)
     engine = get_engine(settings)
     with engine.connect() as conn:
-        # estimates from the planner's statistics: constant time however large the tables are
-        counts = {
-            name: max(
-                int(
-                    conn.execute(
-                        text("SELECT reltuples FROM pg_class WHERE relname = :t"), {"t": table}
-                    ).scalar()
-                    or 0
-                ),
-                0,
-            )
-            for name, table in _COUNTS.items()
-        }
+        counts = {name: _count(conn, table) for name, table in _COUNTS.items()}
         model = active_model(conn)
     stores: list[dict[str, str]] = []
     if deep:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from harvest.api.auth import require_read, require_write, settings_of
+from harvest.api.schemas import Pipeline
 from harvest.crawl.sources import source_id
 from harvest.db.engine import get_engine
 from harvest.jobs.pipeline import PipelineView, cancel_pipeline, get_pipeline, list_pipelines, start_pipeline
@@ -40,7 +41,11 @@ def pipeline_json(view: PipelineView) -> dict[str, Any]:
 
 
 @router.post(
-    "/api/sources/{name}/run", status_code=202, dependencies=[Depends(require_write)], tags=["sources"]
+    "/api/sources/{name}/run",
+    status_code=202,
+    dependencies=[Depends(require_write)],
+    tags=["sources"],
+    response_model=Pipeline,
 )
 def run_source(
     request: Request, name: Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")]
@@ -49,7 +54,7 @@ def run_source(
     return pipeline_json(start_pipeline(settings_of(request), name, trigger="api"))
 
 
-@router.get("/api/pipelines", dependencies=[Depends(require_read)])
+@router.get("/api/pipelines", dependencies=[Depends(require_read)], response_model=list[Pipeline])
 def pipelines(
     request: Request,
     source: Annotated[str | None, Query(max_length=200)] = None,
@@ -61,12 +66,12 @@ def pipelines(
     return [pipeline_json(view) for view in list_pipelines(engine, source, limit)]
 
 
-@router.get("/api/pipelines/{run_id}", dependencies=[Depends(require_read)])
+@router.get("/api/pipelines/{run_id}", dependencies=[Depends(require_read)], response_model=Pipeline)
 def pipeline(request: Request, run_id: RunId) -> dict[str, Any]:
     return pipeline_json(get_pipeline(get_engine(settings_of(request)), run_id))
 
 
-@router.post("/api/pipelines/{run_id}/cancel", dependencies=[Depends(require_write)])
+@router.post("/api/pipelines/{run_id}/cancel", dependencies=[Depends(require_write)], response_model=Pipeline)
 def cancel(request: Request, run_id: RunId) -> dict[str, Any]:
     """Cancel: waiting stages are dropped, a running stage stops at its next checkpoint."""
     return pipeline_json(cancel_pipeline(settings_of(request), run_id))

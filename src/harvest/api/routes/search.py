@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict
 from datetime import date
 from typing import Annotated
@@ -9,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from harvest.api.auth import require_read
+from harvest.api.auth import require_read, settings_of
 from harvest.api.schemas import SearchResponse
 from harvest.search.engine import Searcher, SearchResults
 from harvest.search.request import Filters, Mode, SearchRequest
@@ -17,8 +18,15 @@ from harvest.search.request import Filters, Mode, SearchRequest
 router = APIRouter(prefix="/api", tags=["search"], dependencies=[Depends(require_read)])
 
 
+_searcher_lock = threading.Lock()
+
+
 def searcher_of(request: Request) -> Searcher:
-    searcher: Searcher = request.app.state.searcher
+    state = request.app.state
+    with _searcher_lock:
+        if state.searcher is None:  # an app built with connect=False
+            state.searcher = Searcher(settings_of(request))
+        searcher: Searcher = state.searcher
     return searcher
 
 

@@ -25,17 +25,17 @@ def _json(spec: SourceSpec) -> dict[str, Any]:
     return spec.model_dump(mode="json")
 
 
-@router.get("", dependencies=[Depends(require_read)])
+@router.get("", dependencies=[Depends(require_read)], response_model=list[SourceSpec])
 def sources(request: Request) -> list[dict[str, Any]]:
     return [_json(spec) for spec in list_sources(get_engine(settings_of(request)))]
 
 
-@router.get("/{name}", dependencies=[Depends(require_read)])
+@router.get("/{name}", dependencies=[Depends(require_read)], response_model=SourceSpec)
 def source(request: Request, name: SourceName) -> dict[str, Any]:
     return _json(get_source(get_engine(settings_of(request)), name))
 
 
-@router.post("", status_code=201, dependencies=[Depends(require_write)])
+@router.post("", status_code=201, dependencies=[Depends(require_write)], response_model=SourceSpec)
 def create(
     request: Request,
     spec: Annotated[
@@ -46,7 +46,7 @@ def create(
     return _json(add_source(get_engine(settings_of(request)), parse_spec(spec)))
 
 
-@router.patch("/{name}", dependencies=[Depends(require_write)])
+@router.patch("/{name}", dependencies=[Depends(require_write)], response_model=SourceSpec)
 def change(request: Request, name: SourceName, changes: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Change some fields; the result must be a valid source or nothing changes."""
     return _json(edit_source(get_engine(settings_of(request)), name, changes))
