@@ -1,24 +1,9 @@
 // A source as the form edits it (text boxes: one URL or pattern per line, labels as KEY=VALUE lines)
 // and as the API takes it (the fields of sources.yaml). The API validates; the form only reshapes.
 
-export type SourceSpec = {
-  name: string;
-  start_urls?: string[];
-  sitemap_urls?: string[];
-  allowed_domains?: string[];
-  include?: string[];
-  exclude?: string[];
-  max_depth?: number | null;
-  max_pages?: number | null;
-  render?: "static" | "browser";
-  wait_for?: string | null;
-  concurrency?: number;
-  delay?: number;
-  user_agent?: string | null;
-  schedule?: string | null;
-  labels?: Record<string, string>;
-  [other: string]: unknown;
-};
+import type { Source } from "../api/types";
+
+export type SourceSpec = Source;
 
 export type SourceFormValues = {
   name: string;
@@ -138,11 +123,12 @@ export function toForm(spec: SourceSpec): SourceFormValues {
 }
 
 /** Only what the edit changed (PATCH): a field set back to its old value is not sent. */
-export function changedFields(before: SourceSpec, after: SourceSpec): Partial<SourceSpec> {
-  const changes: Partial<SourceSpec> = {};
+export function changedFields(before: SourceSpec, after: SourceSpec): Record<string, unknown> {
+  const changes: Record<string, unknown> = {};
+  const old = before as Record<string, unknown>;
   for (const [key, value] of Object.entries(after)) {
     if (key === "name") continue;
-    if (JSON.stringify(before[key] ?? null) !== JSON.stringify(value ?? null)) changes[key] = value;
+    if (JSON.stringify(old[key] ?? null) !== JSON.stringify(value ?? null)) changes[key] = value;
   }
   // allowed domains left empty are derived from the URLs again by the API
   if (Array.isArray(changes.allowed_domains) && changes.allowed_domains.length === 0) {

@@ -8,7 +8,9 @@ export type ParamSpec =
   | { kind: "enum"; values: readonly string[]; default: string }
   | { kind: "bool"; default: boolean };
 
-type ValueOf<P extends ParamSpec> = P extends { kind: "int" }
+type ValueOf<P extends ParamSpec> = P extends { kind: "enum"; values: readonly (infer V)[] }
+  ? V
+  : P extends { kind: "int" }
   ? number
   : P extends { kind: "list" }
     ? string[]
