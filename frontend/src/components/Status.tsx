@@ -12,9 +12,14 @@ const COLORS: Record<string, string> = {
   interrupted: "orange",
 };
 
-export function StatusBadge({ status }: { status: string }) {
+export function StatusBadge({ status, testId }: { status: string; testId?: string }) {
   return (
-    <Badge color={COLORS[status] ?? "gray"} variant={status === "running" ? "filled" : "light"} size="sm">
+    <Badge
+      color={COLORS[status] ?? "gray"}
+      variant={status === "running" ? "filled" : "light"}
+      size="sm"
+      data-testid={testId}
+    >
       {status}
     </Badge>
   );

@@ -89,7 +89,14 @@ function Members({ entity }: { entity: EntityView }) {
             {member === entity.id ? " (head)" : ""}
           </Text>
           {member !== entity.id && (
-            <Button size="compact-xs" variant="light" color="orange" disabled={!token} onClick={() => setConfirm(member)}>
+            <Button
+              size="compact-xs"
+              variant="light"
+              color="orange"
+              disabled={!token}
+              onClick={() => setConfirm(member)}
+              aria-label={`Split off entry #${member}`}
+            >
               Split off
             </Button>
           )}

@@ -117,7 +117,7 @@ export default function PipelineDetail() {
                 </Anchor>
                 <Group gap="sm">
                   <Title order={2}>Pipeline #{p.id}</Title>
-                  <StatusBadge status={p.status} />
+                  <StatusBadge status={p.status} testId="pipeline-status" />
                 </Group>
                 <Text size="sm" c="dimmed">
                   source <Anchor component={Link} to={`/documents?source=${encodeURIComponent(p.source)}`}>{p.source}</Anchor>{" "}
