@@ -166,14 +166,18 @@ class Watched:
 
 
 @pytest.fixture
-def ui(browser: Any, stack: Stack) -> Iterator[Watched]:
-    """A fresh browser context with the token already entered (sessionStorage), at 1280 px."""
+def ui(browser: Any, stack: Stack, request: pytest.FixtureRequest) -> Iterator[Watched]:
+    """A fresh browser context with the token already entered (sessionStorage), at 1280 px; the last
+    screen is kept as a screenshot (failed-<test>) when the test fails."""
     context = browser.new_context(viewport=DESKTOP, base_url=stack.url)
     context.add_init_script(f"sessionStorage.setItem('harvest.token', {TOKEN!r})")
     context.set_default_timeout(20_000)
     watched = Watched(context.new_page())
+    failed_before = request.session.testsfailed
     try:
         yield watched
     finally:
+        if request.session.testsfailed > failed_before:
+            watched.shoot(f"failed-{request.node.name}")
         context.close()
     assert not watched.problems, "\n".join(watched.problems)

@@ -16,6 +16,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def expect(locator: Any) -> Any:
     from playwright.sync_api import expect as playwright_expect
 
+    # a shared, busy machine: the first vector query loads the model, a page may wait on a slow answer
+    playwright_expect.set_options(timeout=30_000)
     return playwright_expect(locator)
 
 

@@ -55,8 +55,10 @@ export function SourceForm({ existing, onDone }: { existing?: Source; onDone: (s
   const bind = (key: keyof SourceFormValues) => ({
     value: values[key],
     error: errors[key],
-    onChange: (event: React.ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) =>
-      setValues((v) => ({ ...v, [key]: event.currentTarget.value })),
+    onChange: (event: React.ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) => {
+      const value = event.currentTarget.value; // read now: React clears currentTarget after the handler
+      setValues((v) => ({ ...v, [key]: value }));
+    },
   });
   const number = (key: keyof SourceFormValues) => ({
     value: values[key],

@@ -32,7 +32,7 @@ describe("URL state", () => {
   });
 
   it("round-trips what it writes", () => {
-    const state = { q: "ä & b", mode: "keyword", source: ["x y"], offset: 10, new: true } as const;
+    const state = { q: "ä & b", mode: "keyword" as const, source: ["x y"], offset: 10, new: true };
     const written = writeParams(new URLSearchParams(), SPEC, state, null);
     expect(readParams(new URLSearchParams(written.toString()), SPEC)).toEqual(state);
   });
