@@ -36,7 +36,8 @@ def client(corpus: Settings) -> Iterator[TestClient]:
 
 def error_of(response: httpx.Response) -> str:
     body: dict[str, Any] = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert set(body) == {"error"}, body
+    assert {"code", "message"} <= set(body["error"]) <= {"code", "message", "field"}, body
     message: str = body["error"]["message"]
     return message
 
