@@ -83,7 +83,9 @@ def test_add_a_source_run_it_watch_progress_rerun_and_diff_versions(ui: Watched,
     ui.shoot("pipeline")
 
     stack.site.set_page("/articles/1", article(1, "Lisbon opened a floating solar farm on its reservoir."))
+    first_run = page.url
     page.get_by_role("button", name="Run changing again").click()
+    expect(page).not_to_have_url(first_run)  # the new run's page, not the finished one
     expect(page.get_by_test_id("pipeline-status")).to_have_text("succeeded", timeout=120_000)
 
     page.goto("/documents?source=changing")
