@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from harvest.api.app import create_app
+from harvest.api.errors import install_error_handlers
 from harvest.api.ui import mount_ui
 from harvest.settings import Settings
 from tests.demo_corpus import demo_corpus
@@ -31,11 +32,11 @@ def client(db_settings: Settings) -> Iterator[TestClient]:
 
 def test_document_filters_total_and_languages(client: TestClient) -> None:
     everything = client.get("/api/documents", headers=AUTH, params={"limit": 5}).json()
-    assert everything["total"] >= 20 and len(everything["documents"]) == 5
+    assert everything["total"] >= 20 and len(everything["items"]) == 5
     english = client.get("/api/documents", headers=AUTH, params={"language": "en", "limit": 500}).json()
-    assert english["total"] == len(english["documents"]) > 0
-    assert all(d["language"] == "en" for d in english["documents"])
-    languages = client.get("/api/documents/languages", headers=AUTH).json()
+    assert english["total"] == len(english["items"]) > 0
+    assert all(d["language"] == "en" for d in english["items"])
+    languages = client.get("/api/documents/languages", headers=AUTH).json()["items"]
     assert languages[0]["language"] == "en" and languages[0]["documents"] == english["total"]
     news = client.get("/api/documents", headers=AUTH, params={"label": "kind=news"}).json()
     assert news["total"] == everything["total"]
@@ -48,26 +49,32 @@ def test_document_filters_total_and_languages(client: TestClient) -> None:
 
 
 def test_a_documents_mentions_and_the_entity_facets_of_documents(client: TestClient) -> None:
-    acme = client.get("/api/entities", headers=AUTH, params={"q": "Acme Corporation", "limit": 1}).json()[0]
-    first = client.get(f"/api/entities/{acme['id']}/mentions", headers=AUTH).json()[0]
+    acme = client.get("/api/entities", headers=AUTH, params={"q": "Acme Corporation", "limit": 1}).json()[
+        "items"
+    ][0]
+    first = client.get(f"/api/entities/{acme['id']}/mentions", headers=AUTH).json()["items"][0]
     document_id = first["document_id"]
-    mentions = client.get(f"/api/documents/{document_id}/mentions", headers=AUTH).json()
-    listed = client.get(f"/api/documents/{document_id}/chunks", headers=AUTH).json()
+    mentions = client.get(f"/api/documents/{document_id}/mentions", headers=AUTH).json()["items"]
+    listed = client.get(f"/api/documents/{document_id}/chunks", headers=AUTH).json()["items"]
     chunks = {c["id"]: c["text"] for c in listed}
     ours = [m for m in mentions if m["entity_id"] == acme["id"]]
     assert ours and all(m["name"] == acme["name"] for m in ours)
     for m in ours:  # offsets point at the text as written, inside the chunk
         assert chunks[m["chunk_id"]][m["start"] : m["end"]] == m["surface"]
-    facets = client.get("/api/entities/facets", headers=AUTH, params={"document": [document_id]}).json()
+    facets = client.get("/api/entities/facets", headers=AUTH, params={"document": [document_id]}).json()[
+        "items"
+    ]
     assert any(f["entity_id"] == acme["id"] and f["documents"] == 1 for f in facets)
     assert client.get("/api/documents/99999999/mentions", headers=AUTH).status_code == 404
     assert client.get("/api/entities/facets", headers=AUTH).status_code == 422
 
 
 def test_version_texts(client: TestClient) -> None:
-    documents = client.get("/api/documents", headers=AUTH, params={"limit": 500}).json()["documents"]
+    documents = client.get("/api/documents", headers=AUTH, params={"limit": 500}).json()["items"]
     document = next(d for d in documents if d["chunks"] > 0)
-    version = client.get(f"/api/documents/{document['id']}/versions", headers=AUTH).json()[0]["page_version"]
+    version = client.get(f"/api/documents/{document['id']}/versions", headers=AUTH).json()["items"][0][
+        "page_version"
+    ]
     text = client.get(f"/api/documents/{document['id']}/versions/{version}", headers=AUTH).json()
     assert text["page_version"] == version and len(text["text"]) > 100
     missing = client.get(f"/api/documents/{document['id']}/versions/999", headers=AUTH)
@@ -78,7 +85,7 @@ def test_version_texts(client: TestClient) -> None:
 def test_validation_errors_name_the_field(client: TestClient) -> None:
     bad = client.post("/api/sources", headers=AUTH, json={"name": "x", "start_urls": ["ftp://x.org/"]})
     assert bad.status_code == 422
-    assert bad.json()["error"]["field"] == "start_urls.0"
+    assert bad.json()["error"]["field"] == "start_urls"
     assert "only http and https" in bad.json()["error"]["message"]
     query = client.get("/api/search", headers=AUTH, params={"q": "x", "limit": 0})
     assert query.status_code == 422 and query.json()["error"]["field"] == "limit"
@@ -91,6 +98,7 @@ def test_the_built_ui_is_served_with_deep_links_and_the_api_untouched(tmp_path: 
     (tmp_path / "assets" / "app-123.js").write_text("console.log(1)")
     (tmp_path / "favicon.svg").write_text("<svg/>")
     app = FastAPI()
+    install_error_handlers(app)
 
     @app.get("/api/ping")
     def ping() -> dict[str, str]:

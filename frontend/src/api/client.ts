@@ -54,3 +54,10 @@ export async function unwrap<T>(
   if (result.error !== undefined || !result.response.ok) throw toApiError(result.error, result.response);
   return result.data as T;
 }
+
+/** Unwrap a page of a collection (`{items, total, …}`) to its items, for lists read whole. */
+export async function unwrapItems<T>(
+  pending: Promise<{ data?: { items: T[] }; error?: unknown; response: Response }>,
+): Promise<T[]> {
+  return (await unwrap(pending)).items;
+}

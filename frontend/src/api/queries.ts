@@ -1,7 +1,7 @@
 // Server state: one hook per thing the pages read, one per write (TanStack Query caches and refreshes).
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { notifications } from "@mantine/notifications";
-import { api, unwrap } from "./client";
+import { api, unwrap, unwrapItems } from "./client";
 import type { Pipeline } from "./types";
 
 const LIVE = ["queued", "running"];
@@ -15,13 +15,13 @@ export function useHealth() {
 }
 
 export function useSources() {
-  return useQuery({ queryKey: ["sources"], queryFn: () => unwrap(api.GET("/api/sources")) });
+  return useQuery({ queryKey: ["sources"], queryFn: () => unwrapItems(api.GET("/api/sources")) });
 }
 
 export function usePipelines(source: string | null, limit = 100) {
   return useQuery({
     queryKey: ["pipelines", source, limit],
-    queryFn: () => unwrap(api.GET("/api/pipelines", { params: { query: { source: source || undefined, limit } } })),
+    queryFn: () => unwrapItems(api.GET("/api/pipelines", { params: { query: { source: source || undefined, limit } } })),
     // while something runs, follow it
     refetchInterval: (query) => (query.state.data?.some((p) => LIVE.includes(p.status)) ? 2000 : 15_000),
   });
@@ -47,7 +47,7 @@ export function useCrawlRun(id: number | null) {
 export function useCrawlRuns(limit = 50) {
   return useQuery({
     queryKey: ["runs", limit],
-    queryFn: () => unwrap(api.GET("/api/runs", { params: { query: { limit } } })),
+    queryFn: () => unwrapItems(api.GET("/api/runs", { params: { query: { limit } } })),
   });
 }
 
@@ -87,7 +87,7 @@ export function useDocuments(q: DocumentQuery) {
 export function useLanguages() {
   return useQuery({
     queryKey: ["languages"],
-    queryFn: () => unwrap(api.GET("/api/documents/languages")),
+    queryFn: () => unwrapItems(api.GET("/api/documents/languages")),
     staleTime: 60_000,
   });
 }
@@ -103,7 +103,7 @@ export function useChunks(id: number) {
   return useQuery({
     queryKey: ["chunks", id],
     queryFn: () =>
-      unwrap(api.GET("/api/documents/{document_id}/chunks", { params: { path: { document_id: id } } })),
+      unwrapItems(api.GET("/api/documents/{document_id}/chunks", { params: { path: { document_id: id } } })),
   });
 }
 
@@ -111,7 +111,7 @@ export function useDocumentMentions(id: number) {
   return useQuery({
     queryKey: ["document-mentions", id],
     queryFn: () =>
-      unwrap(api.GET("/api/documents/{document_id}/mentions", { params: { path: { document_id: id } } })),
+      unwrapItems(api.GET("/api/documents/{document_id}/mentions", { params: { path: { document_id: id } } })),
   });
 }
 
@@ -173,7 +173,7 @@ export function useSearch(s: SearchQuery) {
               date_from: s.date_from || undefined,
               date_to: s.date_to || undefined,
               label: s.label.length ? s.label : undefined,
-              entity: s.entity.length ? s.entity : undefined,
+              entity: s.entity.length ? s.entity.map(String) : undefined,
               offset: s.offset,
               limit: s.limit,
             },
@@ -187,7 +187,7 @@ export function useEntityFacets(documents: number[]) {
   return useQuery({
     queryKey: ["facets", documents],
     enabled: documents.length > 0,
-    queryFn: () => unwrap(api.GET("/api/entities/facets", { params: { query: { document: documents, limit: 15 } } })),
+    queryFn: () => unwrapItems(api.GET("/api/entities/facets", { params: { query: { document: documents, limit: 15 } } })),
   });
 }
 
@@ -197,7 +197,7 @@ export function useEntitySearch(q: string, type: string) {
     enabled: q.trim() !== "",
     placeholderData: keepPreviousData,
     queryFn: () =>
-      unwrap(api.GET("/api/entities", { params: { query: { q, type: type || undefined, limit: 50 } } })),
+      unwrapItems(api.GET("/api/entities", { params: { query: { q, type: type || undefined, limit: 50 } } })),
   });
 }
 
@@ -215,7 +215,7 @@ export function useEntityMentions(id: number, offset: number, limit = 25) {
     queryFn: () =>
       unwrap(
         api.GET("/api/entities/{entity_id}/mentions", {
-          params: { path: { entity_id: id }, query: { offset, limit: limit + 1 } },
+          params: { path: { entity_id: id }, query: { offset, limit } },
         }),
       ),
   });

@@ -11,7 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Documents */
+        /**
+         * Documents
+         * @description Documents in id order, filtered by source, language, date and source label.
+         */
         get: operations["documents_api_documents_get"];
         put?: never;
         post?: never;
@@ -68,7 +71,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Chunks */
+        /**
+         * Chunks
+         * @description The document's chunks in reading order.
+         */
         get: operations["chunks_api_documents__document_id__chunks_get"];
         put?: never;
         post?: never;
@@ -87,7 +93,8 @@ export interface paths {
         };
         /**
          * Mentions
-         * @description Entity mentions in the document's chunks (offsets inside each chunk), with their entity.
+         * @description Entity mentions in the document's chunks (offsets inside each chunk, in reading order), with
+         *     their entity.
          */
         get: operations["mentions_api_documents__document_id__mentions_get"];
         put?: never;
@@ -125,7 +132,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Versions */
+        /**
+         * Versions
+         * @description The texts this document had, one per processed page version (oldest first).
+         */
         get: operations["versions_api_documents__document_id__versions_get"];
         put?: never;
         post?: never;
@@ -162,8 +172,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Search */
-        get: operations["search_api_entities_get"];
+        /**
+         * Entities
+         * @description Every entity cluster by name, or with `q` the best fuzzy matches of a name, best first.
+         */
+        get: operations["entities_api_entities_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -259,7 +272,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Mentions */
+        /**
+         * Mentions
+         * @description Where the entity (any member of its cluster) is mentioned, as written in the text.
+         */
         get: operations["mentions_api_entities__entity_id__mentions_get"];
         put?: never;
         post?: never;
@@ -278,7 +294,7 @@ export interface paths {
         };
         /**
          * Related
-         * @description Entities mentioned in the same chunks, weighted by how many chunks and documents.
+         * @description Entities mentioned in the same chunks, weighted by how many chunks and documents (the top 10).
          */
         get: operations["related_api_entities__entity_id__related_get"];
         put?: never;
@@ -298,7 +314,9 @@ export interface paths {
         };
         /**
          * Health
-         * @description Open to everyone (load balancers, `harvest up`); shows counts, never content.
+         * @description Open to everyone (load balancers, `harvest up`): readiness, counts and the last backup, never
+         *     content. `status` is `degraded` while the last backup failed. With the bearer token it also says where
+         *     the database is.
          */
         get: operations["health_api_health_get"];
         put?: never;
@@ -316,7 +334,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Pipelines */
+        /**
+         * Pipelines
+         * @description Pipeline runs, newest first.
+         */
         get: operations["pipelines_api_pipelines_get"];
         put?: never;
         post?: never;
@@ -370,7 +391,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Runs */
+        /**
+         * Runs
+         * @description Crawl runs, newest first.
+         */
         get: operations["runs_api_runs_get"];
         put?: never;
         post?: never;
@@ -427,7 +451,7 @@ export interface paths {
         put?: never;
         /**
          * Create
-         * @description Add a source (the fields of `harvest source add` / sources.yaml).
+         * @description Add a source (the fields of `sources.yaml`); nothing is stored unless all of it is valid.
          */
         post: operations["create_api_sources_post"];
         delete?: never;
@@ -502,8 +526,8 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** ChunkView */
-        ChunkView: {
+        /** ChunkOut */
+        ChunkOut: {
             /** Heading */
             heading: string | null;
             /** Id */
@@ -524,58 +548,6 @@ export interface components {
             /** Status */
             status: string;
         };
-        /** DocumentDetail */
-        DocumentDetail: {
-            /** Author */
-            author: string | null;
-            /** Description */
-            description: string | null;
-            /** Duplicate Of */
-            duplicate_of: number | null;
-            /** Duplicates */
-            duplicates: number[];
-            /** Fields */
-            fields: {
-                [key: string]: unknown;
-            };
-            /** Id */
-            id: number;
-            /** Language */
-            language: string | null;
-            /** Meta */
-            meta: {
-                [key: string]: unknown;
-            };
-            /** Page Version */
-            page_version: number;
-            /** Published At */
-            published_at: string | null;
-            /** Skip Reason */
-            skip_reason: string | null;
-            /** Source */
-            source: string;
-            /** Text */
-            text: string;
-            /** Title */
-            title: string | null;
-            /** Url */
-            url: string;
-            /** Versions */
-            versions: components["schemas"]["VersionInfo"][];
-        };
-        /** DocumentList */
-        DocumentList: {
-            /** Documents */
-            documents: components["schemas"]["DocumentSummary"][];
-            /** Limit */
-            limit: number;
-            /** Next Offset */
-            next_offset: number | null;
-            /** Offset */
-            offset: number;
-            /** Total */
-            total: number;
-        };
         /** DocumentMention */
         DocumentMention: {
             /** Chunk Id */
@@ -595,6 +567,48 @@ export interface components {
             /** Type */
             type: string;
         };
+        /**
+         * DocumentOut
+         * @description A document: its text, metadata, duplicate links and versions (chunks: /chunks).
+         */
+        DocumentOut: {
+            /** Author */
+            author: string | null;
+            /** Description */
+            description: string | null;
+            /** Duplicate Of */
+            duplicate_of: number | null;
+            /** Duplicates */
+            duplicates: number[];
+            /** Fields */
+            fields: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: number;
+            /** Language */
+            language: string | null;
+            /** Meta */
+            meta: {
+                [key: string]: unknown;
+            } | null;
+            /** Page Version */
+            page_version: number;
+            /** Published At */
+            published_at: string | null;
+            /** Skip Reason */
+            skip_reason: string | null;
+            /** Source */
+            source: string;
+            /** Text */
+            text: string | null;
+            /** Title */
+            title: string | null;
+            /** Url */
+            url: string;
+            /** Versions */
+            versions: components["schemas"]["DocumentVersion"][];
+        };
         /** DocumentSummary */
         DocumentSummary: {
             /** Chunks */
@@ -613,6 +627,18 @@ export interface components {
             title: string | null;
             /** Url */
             url: string;
+        };
+        /** DocumentVersion */
+        DocumentVersion: {
+            /** Page Version */
+            page_version: number;
+            /**
+             * Processed At
+             * Format: date-time
+             */
+            processed_at: string;
+            /** Text Hash */
+            text_hash: string | null;
         };
         /** DocumentVersionText */
         DocumentVersionText: {
@@ -645,29 +671,11 @@ export interface components {
             /** Type */
             type: string;
         };
-        /** EntityMention */
-        EntityMention: {
-            /** Ambiguous */
-            ambiguous: boolean;
-            /** Chunk Id */
-            chunk_id: string;
-            /** Document Id */
-            document_id: number;
-            /** End */
-            end: number;
-            /** Score */
-            score: number;
-            /** Start */
-            start: number;
-            /** Surface */
-            surface: string;
-            /** Title */
-            title: string | null;
-            /** Url */
-            url: string;
-        };
-        /** EntityView */
-        EntityView: {
+        /**
+         * EntityOut
+         * @description The entity's cluster with related entities and the mention trend per month.
+         */
+        EntityOut: {
             /** Aliases */
             aliases: string[];
             /** Attributes */
@@ -689,9 +697,38 @@ export interface components {
             /** Related */
             related: components["schemas"]["RelatedEntity"][];
             /** Score */
-            score: number | null;
+            score?: number | null;
             /** Trend */
             trend: components["schemas"]["TrendPoint"][];
+            /** Type */
+            type: string;
+        };
+        /**
+         * EntitySummary
+         * @description An entity cluster (its id is the cluster's): name, aliases, mention counts; `score` is the name
+         *     similarity when the entity was found by a lookup.
+         */
+        EntitySummary: {
+            /** Aliases */
+            aliases: string[];
+            /** Attributes */
+            attributes: {
+                [key: string]: unknown;
+            };
+            /** Cluster Id */
+            cluster_id: number;
+            /** Documents */
+            documents: number;
+            /** Id */
+            id: number;
+            /** Members */
+            members: number[];
+            /** Mentions */
+            mentions: number;
+            /** Name */
+            name: string;
+            /** Score */
+            score?: number | null;
             /** Type */
             type: string;
         };
@@ -712,12 +749,39 @@ export interface components {
         Health: {
             /** Active Model */
             active_model: string | null;
+            /** Backup */
+            backup?: {
+                [key: string]: unknown;
+            } | null;
             /** Counts */
             counts: {
                 [key: string]: number;
             };
-            /** Database */
-            database: string;
+            /**
+             * Database
+             * @description where the database is (only with a valid token)
+             */
+            database: string | null;
+            /**
+             * Estimated
+             * @description names in `counts` that are planner estimates (tables too large to count quickly)
+             */
+            estimated: string[];
+            /**
+             * Instance
+             * @description which database the API serves, as settings name it (only with a valid token)
+             */
+            instance: string | null;
+            /**
+             * Model Loaded
+             * @description the active embedding model is loaded for queries
+             */
+            model_loaded: boolean;
+            /**
+             * Ready
+             * @description the API answers searches at full speed (the query model is loaded)
+             */
+            ready: boolean;
             /** Status */
             status: string;
             /** Stores */
@@ -762,6 +826,183 @@ export interface components {
             documents: number;
             /** Language */
             language: string;
+        };
+        /** Mention */
+        Mention: {
+            /** Ambiguous */
+            ambiguous: boolean;
+            /** Chunk Id */
+            chunk_id: string;
+            /** Document Id */
+            document_id: number;
+            /** End */
+            end: number;
+            /** Score */
+            score: number;
+            /** Start */
+            start: number;
+            /** Surface */
+            surface: string;
+            /** Title */
+            title: string | null;
+            /** Url */
+            url: string;
+        };
+        /** Page[ChunkOut] */
+        Page_ChunkOut_: {
+            /** Items */
+            items: components["schemas"]["ChunkOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
+        /** Page[DocumentMention] */
+        Page_DocumentMention_: {
+            /** Items */
+            items: components["schemas"]["DocumentMention"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
+        /** Page[DocumentSummary] */
+        Page_DocumentSummary_: {
+            /** Items */
+            items: components["schemas"]["DocumentSummary"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
+        /** Page[DocumentVersion] */
+        Page_DocumentVersion_: {
+            /** Items */
+            items: components["schemas"]["DocumentVersion"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
+        /** Page[EntityFacet] */
+        Page_EntityFacet_: {
+            /** Items */
+            items: components["schemas"]["EntityFacet"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
+        /** Page[EntitySummary] */
+        Page_EntitySummary_: {
+            /** Items */
+            items: components["schemas"]["EntitySummary"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
+        /** Page[LanguageCount] */
+        Page_LanguageCount_: {
+            /** Items */
+            items: components["schemas"]["LanguageCount"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
+        /** Page[Mention] */
+        Page_Mention_: {
+            /** Items */
+            items: components["schemas"]["Mention"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
+        /** Page[Pipeline] */
+        Page_Pipeline_: {
+            /** Items */
+            items: components["schemas"]["Pipeline"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
+        /** Page[RelatedEntity] */
+        Page_RelatedEntity_: {
+            /** Items */
+            items: components["schemas"]["RelatedEntity"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
+        /** Page[Run] */
+        Page_Run_: {
+            /** Items */
+            items: components["schemas"]["Run"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
+        /** Page[SourceSpec] */
+        Page_SourceSpec_: {
+            /** Items */
+            items: components["schemas"]["SourceSpec"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
         };
         /** Pair */
         Pair: {
@@ -873,8 +1114,11 @@ export interface components {
             date_to?: string | null;
             /** Ef Search */
             ef_search?: number | null;
-            /** Entity */
-            entity?: number[];
+            /**
+             * Entity
+             * @description entity ids or names (fuzzy)
+             */
+            entity?: (number | string)[];
             /** Keyword Weight */
             keyword_weight?: number | null;
             /** Label */
@@ -912,10 +1156,14 @@ export interface components {
             /** Vector Weight */
             vector_weight?: number | null;
         };
-        /** SearchResponse */
+        /**
+         * SearchResponse
+         * @description A page of hits (one per document, best first) and how the search ran. `total` is null: a
+         *     ranked search does not count every match.
+         */
         SearchResponse: {
-            /** Hits */
-            hits: components["schemas"]["Hit"][];
+            /** Items */
+            items: components["schemas"]["Hit"][];
             /** Limit */
             limit: number;
             /** Mode */
@@ -930,8 +1178,52 @@ export interface components {
             query: string | null;
             /** Took Ms */
             took_ms: number;
+            /** Total */
+            total: number | null;
             /** Warnings */
             warnings: string[];
+        };
+        /**
+         * SourceChanges
+         * @description Fields to change (lists replace the whole list; null resets a field to its default).
+         */
+        SourceChanges: {
+            /** Allowed Domains */
+            allowed_domains?: string[] | null;
+            /** Concurrency */
+            concurrency?: number | null;
+            /** Delay */
+            delay?: number | null;
+            /** Exclude */
+            exclude?: string[] | null;
+            /** Extraction */
+            extraction?: {
+                [key: string]: unknown;
+            } | null;
+            /** Include */
+            include?: string[] | null;
+            /** Labels */
+            labels?: {
+                [key: string]: string;
+            } | null;
+            /** Max Depth */
+            max_depth?: number | null;
+            /** Max Pages */
+            max_pages?: number | null;
+            /** Render */
+            render?: ("static" | "browser") | null;
+            /** Render Rules */
+            render_rules?: components["schemas"]["RenderRule"][] | null;
+            /** Schedule */
+            schedule?: string | null;
+            /** Sitemap Urls */
+            sitemap_urls?: string[] | null;
+            /** Start Urls */
+            start_urls?: string[] | null;
+            /** User Agent */
+            user_agent?: string | null;
+            /** Wait For */
+            wait_for?: string | null;
         };
         /**
          * SourceSpec
@@ -989,8 +1281,8 @@ export interface components {
         };
         /** SplitResult */
         SplitResult: {
-            first: components["schemas"]["EntityView"];
-            second: components["schemas"]["EntityView"];
+            first: components["schemas"]["EntityOut"];
+            second: components["schemas"]["EntityOut"];
         };
         /** TrendPoint */
         TrendPoint: {
@@ -1000,18 +1292,6 @@ export interface components {
             mentions: number;
             /** Month */
             month: string;
-        };
-        /** VersionInfo */
-        VersionInfo: {
-            /** Page Version */
-            page_version: number;
-            /**
-             * Processed At
-             * Format: date-time
-             */
-            processed_at: string;
-            /** Text Hash */
-            text_hash: string | null;
         };
     };
     responses: never;
@@ -1049,7 +1329,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DocumentList"];
+                    "application/json": components["schemas"]["Page_DocumentSummary_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1079,8 +1359,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1101,7 +1399,10 @@ export interface operations {
     };
     languages_api_documents_languages_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1114,7 +1415,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LanguageCount"][];
+                    "application/json": components["schemas"]["Page_LanguageCount_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1144,8 +1445,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1181,7 +1500,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DocumentDetail"];
+                    "application/json": components["schemas"]["DocumentOut"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1211,8 +1530,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1233,7 +1570,10 @@ export interface operations {
     };
     chunks_api_documents__document_id__chunks_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path: {
                 document_id: number;
@@ -1248,7 +1588,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ChunkView"][];
+                    "application/json": components["schemas"]["Page_ChunkOut_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1278,8 +1618,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1300,7 +1658,10 @@ export interface operations {
     };
     mentions_api_documents__document_id__mentions_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path: {
                 document_id: number;
@@ -1315,7 +1676,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DocumentMention"][];
+                    "application/json": components["schemas"]["Page_DocumentMention_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1345,8 +1706,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1416,8 +1795,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1438,7 +1835,10 @@ export interface operations {
     };
     versions_api_documents__document_id__versions_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path: {
                 document_id: number;
@@ -1453,7 +1853,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["VersionInfo"][];
+                    "application/json": components["schemas"]["Page_DocumentVersion_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1483,8 +1883,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1551,8 +1969,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1571,13 +2007,14 @@ export interface operations {
             };
         };
     };
-    search_api_entities_get: {
+    entities_api_entities_get: {
         parameters: {
-            query: {
-                /** @description a name, typos welcome */
-                q: string;
+            query?: {
+                /** @description a name to look up, typos welcome (else: list all) */
+                q?: string | null;
                 type?: string | null;
                 limit?: number;
+                offset?: number;
             };
             header?: never;
             path?: never;
@@ -1591,7 +2028,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EntityView"][];
+                    "application/json": components["schemas"]["Page_EntitySummary_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1621,8 +2058,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1644,7 +2099,7 @@ export interface operations {
     facets_api_entities_facets_get: {
         parameters: {
             query: {
-                /** @description document ids (e.g. search hits) */
+                /** @description document ids (e.g. a page of search hits) */
                 document: number[];
                 limit?: number;
             };
@@ -1660,7 +2115,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EntityFacet"][];
+                    "application/json": components["schemas"]["Page_EntityFacet_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1690,8 +2145,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1729,7 +2202,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EntityView"];
+                    "application/json": components["schemas"]["EntityOut"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1759,8 +2232,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1828,8 +2319,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1865,7 +2374,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EntityView"];
+                    "application/json": components["schemas"]["EntityOut"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1895,8 +2404,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1935,7 +2462,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EntityMention"][];
+                    "application/json": components["schemas"]["Page_Mention_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1965,8 +2492,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1987,7 +2532,10 @@ export interface operations {
     };
     related_api_entities__entity_id__related_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path: {
                 entity_id: number;
@@ -2002,7 +2550,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RelatedEntity"][];
+                    "application/json": components["schemas"]["Page_RelatedEntity_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -2032,8 +2580,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2055,7 +2621,7 @@ export interface operations {
     health_api_health_get: {
         parameters: {
             query?: {
-                /** @description also write/read the raw and object stores */
+                /** @description also write/read the raw and object stores (needs the bearer token) */
                 deep?: boolean;
             };
             header?: never;
@@ -2100,8 +2666,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2125,6 +2709,7 @@ export interface operations {
             query?: {
                 source?: string | null;
                 limit?: number;
+                offset?: number;
             };
             header?: never;
             path?: never;
@@ -2138,7 +2723,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Pipeline"][];
+                    "application/json": components["schemas"]["Page_Pipeline_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -2168,8 +2753,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2235,8 +2838,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2302,8 +2923,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2327,6 +2966,7 @@ export interface operations {
             query?: {
                 source?: string | null;
                 limit?: number;
+                offset?: number;
             };
             header?: never;
             path?: never;
@@ -2340,7 +2980,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Run"][];
+                    "application/json": components["schemas"]["Page_Run_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -2370,8 +3010,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2392,7 +3050,10 @@ export interface operations {
     };
     run_api_runs__run_id__get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description how many page errors to include */
+                errors?: number;
+            };
             header?: never;
             path: {
                 run_id: number;
@@ -2437,8 +3098,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2475,8 +3154,8 @@ export interface operations {
                 date_to?: string | null;
                 /** @description source label KEY or KEY=VALUE */
                 label?: string[] | null;
-                /** @description documents mentioning this entity id */
-                entity?: number[] | null;
+                /** @description documents mentioning this entity: an id or a name (fuzzy) */
+                entity?: string[] | null;
                 ef_search?: number | null;
                 vector_weight?: number | null;
                 keyword_weight?: number | null;
@@ -2523,8 +3202,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2592,8 +3289,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2614,7 +3329,10 @@ export interface operations {
     };
     sources_api_sources_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2627,7 +3345,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SourceSpec"][];
+                    "application/json": components["schemas"]["Page_SourceSpec_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -2657,8 +3375,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2686,9 +3422,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["SourceSpec"];
             };
         };
         responses: {
@@ -2728,8 +3462,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2795,8 +3547,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2860,8 +3630,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2891,9 +3679,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["SourceChanges"];
             };
         };
         responses: {
@@ -2933,8 +3719,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3000,8 +3804,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3067,8 +3889,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid input */
+            /** @description the request body is over HARVEST_API_MAX_BODY_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid input (including query parameters the endpoint does not take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description too many requests from this client (see the Retry-After header) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

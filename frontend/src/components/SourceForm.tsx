@@ -34,7 +34,7 @@ export function SourceForm({ existing, onDone }: { existing?: Source; onDone: (s
         const changes = changedFields(existing, spec);
         return unwrap(api.PATCH("/api/sources/{name}", { params: { path: { name: existing.name } }, body: changes }));
       }
-      return unwrap(api.POST("/api/sources", { body: spec as unknown as Record<string, unknown> }));
+      return unwrap(api.POST("/api/sources", { body: spec as unknown as Source }));
     },
     onMutate: () => {
       setErrors({});

@@ -71,7 +71,7 @@ function MetadataTab({ doc }: { doc: Doc }) {
           ))}
         </Table.Tbody>
       </Table>
-      {Object.keys(doc.fields).length > 0 && (
+      {doc.fields && Object.keys(doc.fields).length > 0 && (
         <>
           <Title order={5}>Extracted fields</Title>
           <Code block>{JSON.stringify(doc.fields, null, 2)}</Code>
@@ -203,12 +203,12 @@ function DuplicatesTab({ doc, offset, onPage }: { doc: Doc; offset: number; onPa
       <Title order={5}>Similar documents</Title>
       <QueryState query={similar} loading="Finding similar documents…">
         {(found) =>
-          found.hits.length === 0 ? (
+          found.items.length === 0 ? (
             <Empty title="No similar documents">{found.warnings.join(" ")}</Empty>
           ) : (
             <Stack>
-              <HitList hits={found.hits} offset={found.offset} />
-              <Pager offset={offset} limit={10} shown={found.hits.length} nextOffset={found.next_offset} onChange={onPage} />
+              <HitList hits={found.items} offset={found.offset} />
+              <Pager offset={offset} limit={10} shown={found.items.length} nextOffset={found.next_offset} onChange={onPage} />
             </Stack>
           )
         }

@@ -82,7 +82,7 @@ export default function Documents() {
           <Stack>
             <DataTable
               label="Documents"
-              data={page.documents}
+              data={page.items}
               columns={columns}
               empty={
                 <Empty title={filtered ? "No document matches these filters" : "No documents yet"}>
@@ -95,7 +95,7 @@ export default function Documents() {
             <Pager
               offset={state.offset}
               limit={PAGE}
-              shown={page.documents.length}
+              shown={page.items.length}
               total={page.total}
               nextOffset={page.next_offset}
               onChange={(offset) => setState({ offset })}

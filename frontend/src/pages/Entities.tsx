@@ -4,7 +4,7 @@ import { createColumnHelper } from "@tanstack/react-table";
 import { useEffect, useMemo, useState } from "react";
 import { Link } from "react-router";
 import { useEntitySearch } from "../api/queries";
-import type { EntityView } from "../api/types";
+import type { EntitySummary } from "../api/types";
 import { DataTable } from "../components/DataTable";
 import { Empty, QueryState } from "../components/States";
 import { usePageTitle } from "../lib/usePageTitle";
@@ -12,7 +12,7 @@ import { useUrlState } from "../lib/useUrlState";
 
 const SPEC = { q: { kind: "string" }, type: { kind: "string" } } as const;
 const TYPES = ["organization", "person", "place", "product"];
-const column = createColumnHelper<EntityView>();
+const column = createColumnHelper<EntitySummary>();
 
 export default function Entities() {
   usePageTitle("Entities");

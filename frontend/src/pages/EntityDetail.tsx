@@ -145,7 +145,7 @@ function Mentions({ entity }: { entity: EntityView }) {
   return (
     <QueryState query={mentions}>
       {(rows) => {
-        const page = rows.slice(0, MENTIONS);
+        const page = rows.items;
         return page.length === 0 ? (
           <Empty title="No mentions yet">Mentions are found when the entities stage scans new chunks.</Empty>
         ) : (
@@ -186,7 +186,7 @@ function Mentions({ entity }: { entity: EntityView }) {
               limit={MENTIONS}
               shown={page.length}
               total={entity.mentions}
-              nextOffset={rows.length > MENTIONS ? state.offset + MENTIONS : null}
+              nextOffset={rows.next_offset}
               onChange={(offset) => setState({ offset })}
             />
           </Stack>

@@ -88,12 +88,12 @@ function SimilarTo({ id, offset, onPage, onClose }: { id: number; offset: number
       </Group>
       <QueryState query={similar} loading="Finding similar documents…">
         {(found) =>
-          found.hits.length === 0 ? (
+          found.items.length === 0 ? (
             <Empty title="No similar documents">{found.warnings.join(" ")}</Empty>
           ) : (
             <Stack>
-              <HitList hits={found.hits} offset={found.offset} />
-              <Pager offset={offset} limit={PAGE} shown={found.hits.length} nextOffset={found.next_offset} onChange={onPage} />
+              <HitList hits={found.items} offset={found.offset} />
+              <Pager offset={offset} limit={PAGE} shown={found.items.length} nextOffset={found.next_offset} onChange={onPage} />
             </Stack>
           )
         }
@@ -116,7 +116,7 @@ export default function Search() {
   }, [state.focus, setState]);
   const entity = state.entity.map(Number).filter((n) => Number.isInteger(n) && n > 0);
   const results = useSearch({ ...state, entity, limit: PAGE });
-  const hitIds = results.data?.hits.map((h) => h.document_id) ?? [];
+  const hitIds = results.data?.items.map((h) => h.document_id) ?? [];
 
   if (state.similar) {
     return (
@@ -218,15 +218,15 @@ export default function Search() {
                       {w}
                     </Alert>
                   ))}
-                  {found.hits.length === 0 ? (
+                  {found.items.length === 0 ? (
                     <Empty title="Nothing found">Try other words, another mode, or fewer filters.</Empty>
                   ) : (
-                    <HitList hits={found.hits} offset={found.offset} />
+                    <HitList hits={found.items} offset={found.offset} />
                   )}
                   <Pager
                     offset={state.offset}
                     limit={PAGE}
-                    shown={found.hits.length}
+                    shown={found.items.length}
                     nextOffset={found.next_offset}
                     onChange={(offset) => setState({ offset })}
                   />

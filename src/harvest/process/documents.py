@@ -89,7 +89,10 @@ def list_documents(
         ]
 
 
-def count_documents(engine: Engine, filters: DocumentFilters) -> int:
+def count_documents(
+    engine: Engine, filters: DocumentFilters | None = None, *, source: str | None = None
+) -> int:
+    filters = filters or DocumentFilters(source=source)
     query = (
         select(func.count())
         .select_from(Document)
@@ -122,7 +125,7 @@ def get_document_version(engine: Engine, document_id: int, page_version: int) ->
         )
         if version is None:
             if session.get(Document, document_id) is None:
-                raise NotFoundError(f"no document {document_id} (see `harvest documents list`)")
+                raise NotFoundError(f"no document {document_id}", hint="see `harvest documents list`")
             raise NotFoundError(f"document {document_id} has no processed page version {page_version}")
         return {
             "page_version": version.page_version,
@@ -142,7 +145,7 @@ def get_document(engine: Engine, document_id: int) -> DocumentDetail:
             .where(Document.id == document_id)
         ).first()
         if row is None:
-            raise NotFoundError(f"no document {document_id} (see `harvest documents list`)")
+            raise NotFoundError(f"no document {document_id}", hint="see `harvest documents list`")
         document, source = row
         versions = [
             (v.page_version, v.text_hash, v.created_at)

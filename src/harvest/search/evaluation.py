@@ -10,8 +10,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harvest.errors import InvalidInputError
-from harvest.search.engine import Searcher, SearchHit
+from harvest.search.engine import Searcher
 from harvest.search.request import MODES, Filters, Mode, SearchRequest
+from harvest.search.results import SearchHit
 
 DEVSET_DIR = Path(__file__).resolve().parent.parent / "demo" / "devset"
 MEASURES = {

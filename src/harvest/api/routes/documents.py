@@ -7,19 +7,23 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import Field
 
 from harvest.api.auth import require_read, settings_of
+from harvest.api.limits import rate_limit
 from harvest.api.routes.search import results_json, searcher_of
 from harvest.api.schemas import (
-    ChunkView,
-    DocumentDetail,
-    DocumentList,
+    ChunkOut,
     DocumentMention,
+    DocumentOut,
     DocumentSummary,
+    DocumentVersion,
     DocumentVersionText,
     LanguageCount,
+    Page,
     SearchResponse,
-    VersionInfo,
+    page_from,
+    page_of,
 )
 from harvest.crawl.sources import source_id
 from harvest.db.engine import get_engine
@@ -37,19 +41,28 @@ from harvest.search.request import Filters
 
 router = APIRouter(prefix="/api/documents", tags=["documents"], dependencies=[Depends(require_read)])
 DocumentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
-@router.get("", response_model=DocumentList)
+@router.get("", response_model=Page[DocumentSummary])
 def documents(
     request: Request,
     source: Annotated[str | None, Query(max_length=200)] = None,
-    language: Annotated[list[str] | None, Query(description="only these languages (en, de, …)")] = None,
+    language: Annotated[
+        list[Annotated[str, Field(max_length=20)]] | None,
+        Query(max_length=50, description="only these languages (en, de, …)"),
+    ] = None,
     date_from: Annotated[date | None, Query(description="published (else fetched) on or after")] = None,
     date_to: Annotated[date | None, Query(description="published (else fetched) on or before")] = None,
-    label: Annotated[list[str] | None, Query(description="source label KEY or KEY=VALUE")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> DocumentList:
+    label: Annotated[
+        list[Annotated[str, Field(max_length=200)]] | None,
+        Query(max_length=20, description="source label KEY or KEY=VALUE"),
+    ] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[DocumentSummary]:
+    """Documents in id order, filtered by source, language, date and source label."""
     engine = get_engine(settings_of(request))
     if source is not None:
         source_id(engine, source)  # unknown source: 404, not an empty list
@@ -60,41 +73,46 @@ def documents(
         date_to=date_to,
         labels=tuple(label or ()),
     )
-    rows = list_documents(engine, limit=limit + 1, offset=offset, filters=filters)
-    return DocumentList(
-        documents=[DocumentSummary.model_validate(asdict(row)) for row in rows[:limit]],
-        total=count_documents(engine, filters),
+    return page_from(
+        lambda n, skip: [
+            DocumentSummary.model_validate(asdict(row))
+            for row in list_documents(engine, limit=n, offset=skip, filters=filters)
+        ],
         limit=limit,
         offset=offset,
-        next_offset=offset + limit if len(rows) > limit else None,
+        total=count_documents(engine, filters),
     )
 
 
-@router.get("/languages", response_model=list[LanguageCount])
-def languages(request: Request) -> list[LanguageCount]:
+@router.get("/languages", response_model=Page[LanguageCount])
+def languages(request: Request, limit: Limit = 100, offset: Offset = 0) -> Page[LanguageCount]:
     """The languages of the stored documents, most documents first."""
-    return [
+    every = [
         LanguageCount(language=language, documents=n)
         for language, n in document_languages(get_engine(settings_of(request)))
     ]
+    return page_of(every[offset : offset + limit], limit=limit, offset=offset, total=len(every))
 
 
 def _document(request: Request, document_id: int) -> dict[str, Any]:
     return document_json(get_document(get_engine(settings_of(request)), document_id))
 
 
-@router.get("/{document_id}", response_model=DocumentDetail)
-def document(request: Request, document_id: DocumentId) -> dict[str, Any]:
+@router.get("/{document_id}", response_model=DocumentOut)
+def document(request: Request, document_id: DocumentId) -> DocumentOut:
     """The document: text, metadata, duplicate links and versions (chunks: /chunks)."""
     data = _document(request, document_id)
     data.pop("chunks")
-    return data
+    return DocumentOut.model_validate(data)
 
 
-@router.get("/{document_id}/versions", response_model=list[VersionInfo])
-def versions(request: Request, document_id: DocumentId) -> list[dict[str, Any]]:
-    versions: list[dict[str, Any]] = _document(request, document_id)["versions"]
-    return versions
+@router.get("/{document_id}/versions", response_model=Page[DocumentVersion])
+def versions(
+    request: Request, document_id: DocumentId, limit: Limit = 100, offset: Offset = 0
+) -> Page[DocumentVersion]:
+    """The texts this document had, one per processed page version (oldest first)."""
+    every = [DocumentVersion.model_validate(v) for v in _document(request, document_id)["versions"]]
+    return page_of(every[offset : offset + limit], limit=limit, offset=offset, total=len(every))
 
 
 @router.get("/{document_id}/versions/{page_version}", response_model=DocumentVersionText)
@@ -106,23 +124,33 @@ def version(
     return DocumentVersionText.model_validate(found)
 
 
-@router.get("/{document_id}/mentions", response_model=list[DocumentMention])
-def mentions(request: Request, document_id: DocumentId) -> list[DocumentMention]:
-    """Entity mentions in the document's chunks (offsets inside each chunk), with their entity."""
-    engine = get_engine(settings_of(request))
-    get_document(engine, document_id)  # 404 for an unknown document, not an empty list
-    return [
-        DocumentMention.model_validate(row) for row in mentions_in_document(settings_of(request), document_id)
-    ]
+@router.get("/{document_id}/mentions", response_model=Page[DocumentMention])
+def mentions(
+    request: Request,
+    document_id: DocumentId,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    offset: Offset = 0,
+) -> Page[DocumentMention]:
+    """Entity mentions in the document's chunks (offsets inside each chunk, in reading order), with
+    their entity."""
+    settings = settings_of(request)
+    get_document(get_engine(settings), document_id)  # 404 for an unknown document, not an empty list
+    every = [DocumentMention.model_validate(row) for row in mentions_in_document(settings, document_id)]
+    return page_of(every[offset : offset + limit], limit=limit, offset=offset, total=len(every))
 
 
-@router.get("/{document_id}/chunks", response_model=list[ChunkView])
-def chunks(request: Request, document_id: DocumentId) -> list[dict[str, Any]]:
-    chunks: list[dict[str, Any]] = _document(request, document_id)["chunks"]
-    return chunks
+@router.get("/{document_id}/chunks", response_model=Page[ChunkOut])
+def chunks(
+    request: Request, document_id: DocumentId, limit: Limit = 100, offset: Offset = 0
+) -> Page[ChunkOut]:
+    """The document's chunks in reading order."""
+    every = [ChunkOut.model_validate(c) for c in _document(request, document_id)["chunks"]]
+    return page_of(every[offset : offset + limit], limit=limit, offset=offset, total=len(every))
 
 
-@router.get("/{document_id}/similar", response_model=SearchResponse)
+@router.get(
+    "/{document_id}/similar", response_model=SearchResponse, dependencies=[Depends(rate_limit("search"))]
+)
 def similar(
     request: Request,
     document_id: DocumentId,
