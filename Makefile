@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # for another package would pull a multi-GB CUDA build.
 TORCH  := torch==2.13.0
 
-.PHONY: setup setup-dev demo test lint lint-deploy format lock clean chromium shellcheck ui ui-test ui-size client client-check
+.PHONY: setup setup-dev demo test soak lint lint-deploy format lock clean chromium shellcheck ui ui-test ui-size client client-check
 
 setup: $(VENV)/.runtime ui
 setup-dev: $(VENV)/.dev
@@ -31,6 +31,13 @@ demo: setup chromium
 ## test: set up with dev tools, lint, type-check and run the whole suite
 test: setup-dev lint chromium ui ui-test
 	$(BIN)/pytest
+
+## soak: not CI (about 45 min): 30 minutes of pipelines and searches under `harvest up` (memory growth of the
+## API and workers, bench/soak.py), then the crash matrix with more seeds (tests/faults/test_crash_matrix.py)
+SOAK_SEEDS ?= 1,2,3,4,5
+soak: setup-dev
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+	HARVEST_TEST_CRASH_SEEDS=$(SOAK_SEEDS) $(BIN)/pytest tests/faults/test_crash_matrix.py -q
 
 # Browser sources and browser tests use Debian's Chromium; install it when missing (root, or sudo).
 chromium:

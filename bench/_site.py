@@ -1,6 +1,7 @@
 """A generated site served from memory by Twisted in its own process (so the server is not the bottleneck).
 
-Run: python bench/_site.py PAGES PAGE_KB  → prints the port, serves until killed.
+Run: python bench/_site.py PAGES PAGE_KB [SEED]  → prints the port, serves until killed (another SEED:
+other text).
 Every page links to the next five and five random others (all pages reachable from /p/0), carries an
 ETag and answers a matching If-None-Match with 304.
 """
@@ -95,7 +96,8 @@ class Site(resource.Resource):
 
 def main() -> None:
     pages, page_kb = int(sys.argv[1]), int(sys.argv[2])
-    site = server.Site(Site(build(pages, page_kb)))
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 7
+    site = server.Site(Site(build(pages, page_kb, seed)))
     site.noisy = False
     port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
     print(port.getHost().port, flush=True)

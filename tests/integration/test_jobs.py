@@ -1,5 +1,5 @@
-"""The task queue with real worker processes: pipelines, locks, SIGKILL mid-stage, two workers,
-cancellation, schedules."""
+"""The task queue with real worker processes: pipelines, locks, two workers, cancellation, schedules.
+(Workers, the database and the embeddings service killed mid-stage: tests/faults/test_crash_matrix.py.)"""
 
 from __future__ import annotations
 
@@ -19,10 +19,16 @@ from harvest.crawl.sources import add_source, edit_source
 from harvest.crawl.spec import parse_spec
 from harvest.db.engine import get_engine
 from harvest.db.models import Chunk, Document, Page
-from harvest.jobs.pipeline import PipelineView, cancel_pipeline, get_pipeline, start_pipeline
+from harvest.jobs.pipeline import (
+    PipelineView,
+    cancel_pipeline,
+    get_pipeline,
+    list_pipelines,
+    start_pipeline,
+)
 from harvest.jobs.schedule import due_sources, fire_schedules, list_schedules
 from harvest.settings import Settings, settings_env
-from tests.conftest import make_settings, run_cli
+from tests.conftest import free_port, make_settings, run_cli
 
 pytestmark = pytest.mark.slow
 BENCH_SITE = Path(__file__).resolve().parents[2] / "bench" / "_site.py"
@@ -160,31 +166,6 @@ def test_a_second_request_while_one_is_queued_returns_the_same_run(
     assert start_pipeline(settings, source).id != first.id
 
 
-@pytest.mark.parametrize("stage", ["crawl", "process", "embed"])  # entities: too quick to catch
-def test_a_worker_killed_mid_stage_loses_and_duplicates_nothing(
-    settings: Settings, workers: Workers, corpus_site: str, stage: str
-) -> None:
-    source = add(settings, corpus_site, delay=0.05 if stage == "crawl" else 0)
-    victim = workers.start()
-    run_id = start_pipeline(settings, source).id
-    engine = get_engine(settings)
-
-    def in_the_middle() -> bool:
-        current = {s.stage: s for s in get_pipeline(engine, run_id).stages}[stage]
-        progress = current.counts.get("fetched" if stage == "crawl" else "done", 0)
-        return current.status == "running" and int(progress or 0) > 0
-
-    wait_until(in_the_middle, 120, f"{stage} to be under way")
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=10)
-    workers.start()  # a new worker notices the dead one's job (no heartbeat) and runs it again
-    view = finished(settings, run_id)
-    assert view.status == "succeeded", view
-    killed = {s.stage: s for s in view.stages}[stage]
-    assert killed.attempts == 2
-    assert_exactly_once(settings, source)
-
-
 def test_two_workers_give_the_same_result_as_one(
     settings: Settings, workers: Workers, corpus_site: str
 ) -> None:
@@ -300,3 +281,24 @@ def test_cli_run_wait_and_pipelines(settings: Settings, workers: Workers, corpus
     assert missing.returncode == 2 and "no source named" in missing.stderr
     schedules = run_cli("schedule", "list", env=env)
     assert schedules.returncode == 0
+
+
+def test_run_wait_on_a_dead_source_fails_with_the_reason_and_the_pipeline_stops(
+    settings: Settings, workers: Workers
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there: the site is down
+    add(settings, down, name="dead")
+    workers.start()
+    env = {k: v for k, v in settings_env(settings).items() if k.startswith("HARVEST_")}
+    done = run_cli("run", "dead", "--wait", env=env, timeout=240)
+    assert done.returncode == 1, done.stdout
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert "pipeline run" in line and "of dead failed: crawl failed after 1 attempt:" in line
+    assert f"no page could be fetched (1 failed): {down}/p/0: connection refused" in line
+    view = list_pipelines(get_engine(settings), "dead")[0]
+    assert [(s.stage, s.status, s.attempts) for s in view.stages] == [
+        ("crawl", "failed", 1),  # not retried: the crawl ran to its end and said why
+        ("process", "pending", 0),
+        ("entities", "pending", 0),
+        ("embed", "pending", 0),
+    ]

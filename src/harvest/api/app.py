@@ -13,6 +13,7 @@ from harvest import __version__
 from harvest.api.errors import install_error_handlers
 from harvest.api.limits import BodyLimit
 from harvest.api.routes import documents, entities, health, pipelines, runs, search, sources
+from harvest.api.routes import train as train_routes
 from harvest.api.schemas import ErrorResponse
 from harvest.api.strict import refuse_unknown_query
 from harvest.api.ui import mount_ui
@@ -20,6 +21,7 @@ from harvest.api.warmup import ModelLoader
 from harvest.db.engine import get_engine
 from harvest.search.engine import Searcher
 from harvest.settings import Settings
+from harvest.train.inference import Predictor
 
 _ERRORS = {
     status: {"model": ErrorResponse, "description": description}
@@ -70,6 +72,7 @@ def create_app(settings: Settings, *, load_model: bool = True, connect: bool = T
     app.state.settings = settings
     app.state.searcher = searcher
     app.state.model_loader = None
+    app.state.predictor = Predictor(settings)
     # added first, so it runs inside CORS: a 413 still carries the CORS headers a browser needs
     app.add_middleware(BodyLimit, max_bytes=int(settings.api_max_body_mb * 1024 * 1024))
     if settings.api_cors_origins:
@@ -80,7 +83,7 @@ def create_app(settings: Settings, *, load_model: bool = True, connect: bool = T
             allow_headers=["Authorization", "Content-Type"],
         )
     install_error_handlers(app)
-    for module in (health, search, documents, sources, runs, pipelines, entities):
+    for module in (health, search, documents, sources, runs, pipelines, entities, train_routes):
         app.include_router(module.router)
     mount_ui(app)  # last: its fallback route answers only what no API route did
     return app

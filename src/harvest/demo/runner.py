@@ -111,7 +111,6 @@ def print_entity_links(settings: Settings) -> None:
 def run_demo(settings: Settings, *, serve_after: bool, site_port: int, api_port: int | None) -> int:
     from harvest.cli.jobs import pipeline_table, wait_for
     from harvest.cli.search import print_results
-    from harvest.cli.up import serve
     from harvest.jobs.pipeline import start_pipeline
     from harvest.search.engine import Searcher
     from harvest.search.request import SearchRequest
@@ -146,17 +145,20 @@ def run_demo(settings: Settings, *, serve_after: bool, site_port: int, api_port:
             f"entity catalog: {imported.created} new, {imported.updated} known organisations, people "
             "and places"
         )
-        serve(settings, stack, workers=1, port=None, api=False)
+        stack.serve(workers=1, port=None, api=False)
         console.print(f"a worker runs the queue (its log: {escape(str(log_path))})")
         view = start_pipeline(settings, "demo", trigger="demo")
         try:
-            view = wait_for(view, current=settings, workers_alive=lambda: stack.exited() is None)
+            view = wait_for(view, current=settings, workers_alive=lambda: stack.failure is None)
         except StoreUnavailableError:
             console.print(f"[red]the demo's worker stopped[/]; its log: {escape(str(log_path))}")
             return 1
         if view.status != "succeeded":
             console.print(pipeline_table(view))
-            console.print(f"[red]the demo pipeline {view.status}[/]; see {escape(str(log_path))}")
+            console.print(
+                f"[red]the demo pipeline {view.status}:[/] {escape(view.message or 'no reason given')}\n"
+                f"the worker's log: {escape(str(log_path))}"
+            )
             return 1
         searcher = Searcher(settings)
         started = time.perf_counter()
@@ -171,7 +173,8 @@ def run_demo(settings: Settings, *, serve_after: bool, site_port: int, api_port:
         print_entity_links(settings)
         counts = demo_counts(settings)
         if serve_after:
-            serve(settings, stack, workers=0, port=api_port, api=True)
+            base = stack.serve(workers=0, port=api_port, api=True)
+            console.print(f"API: {base}/api  (docs: {base}/docs)")
             _explain(settings, api_port or settings.api_port, site.base)
             stack.wait()
         console.print(
@@ -182,6 +185,8 @@ def run_demo(settings: Settings, *, serve_after: bool, site_port: int, api_port:
         return 0
     finally:
         stack.stop()
+        for line in stack.report_interrupted():  # a Ctrl-C during the pipeline: say it resumes
+            console.print(escape(line))
         site.stop()
         log.close()
 

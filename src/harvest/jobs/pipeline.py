@@ -1,5 +1,9 @@
 """Pipelines: the only place that knows the order of the stages. A pipeline run has one row per stage;
-finishing a stage queues the next one; the rows say what ran, when, how often and with what counts."""
+finishing a stage queues the next one; the rows say what ran, when, how often and with what counts.
+
+A pipeline (and its running stage) is `interrupted` while the worker that ran it has shut down: its job
+is back in the queue, and the next worker to take it resumes the stage (which is incremental, so it goes
+on where it stopped) without counting that as a new attempt."""
 
 from __future__ import annotations
 
@@ -14,13 +18,15 @@ from sqlalchemy.orm import Session
 from harvest.db.engine import get_engine
 from harvest.db.models import PipelineRun, PipelineStage, Source
 from harvest.errors import InvalidInputError, NotFoundError
+from harvest.jobs.queue import defer, job_states, sync_queue
 from harvest.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 STAGES: tuple[str, ...] = ("crawl", "process", "entities", "embed")
+OPTIONAL_STAGES: tuple[str, ...] = ("train", "predict")  # after embed, for sources that opt in
 STAGE_TASK = "harvest.stage"
-LIVE = ("queued", "running")
+LIVE = ("queued", "running", "interrupted")  # a pipeline that has not ended
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,14 @@ class PipelineView:
         return self.status not in LIVE
 
 
+def stages_for(session: Session, source_id: int) -> list[str]:
+    """The fixed stages, then the optional ones the source opted into (`harvest pipelines add-stage`)."""
+    from harvest.db.models import PipelineMlStage
+
+    extra = set(session.scalars(select(PipelineMlStage.stage).where(PipelineMlStage.source_id == source_id)))
+    return [*STAGES, *(stage for stage in OPTIONAL_STAGES if stage in extra)]
+
+
 def stage_lock(stage: str, source: str) -> str:
     """Jobs sharing a lock never run at the same time: one crawl per source; processing, entities and
     embedding one at a time (each works on every source's new items)."""
@@ -66,8 +80,6 @@ def stage_lock(stage: str, source: str) -> str:
 
 def start_pipeline(settings: Settings, source: str, *, trigger: str = "manual") -> PipelineView:
     """Queue a pipeline run for a source, or return the one already waiting or running for it."""
-    from harvest.jobs.queue import defer, sync_queue
-
     engine = get_engine(settings)
     with Session(engine) as session, session.begin():
         source_row = session.scalar(select(Source).where(Source.name == source).with_for_update())
@@ -81,7 +93,7 @@ def start_pipeline(settings: Settings, source: str, *, trigger: str = "manual") 
         run = PipelineRun(source_id=source_row.id, trigger=trigger, status="queued")
         session.add(run)
         session.flush()
-        for position, stage in enumerate(STAGES):
+        for position, stage in enumerate(stages_for(session, source_row.id)):
             session.add(
                 PipelineStage(
                     pipeline_run_id=run.id,
@@ -97,7 +109,7 @@ def start_pipeline(settings: Settings, source: str, *, trigger: str = "manual") 
                 queue, STAGE_TASK, lock=stage_lock(STAGES[0], source), pipeline_run_id=run_id, stage=STAGES[0]
             )
     except Exception as error:
-        _finish(engine, run_id, "failed", f"could not queue the first stage: {error}")
+        finish_pipeline(engine, run_id, "failed", f"could not queue the first stage: {error}")
         raise
     _set_job(engine, run_id, STAGES[0], job_id)
     return get_pipeline(engine, run_id)
@@ -106,14 +118,23 @@ def start_pipeline(settings: Settings, source: str, *, trigger: str = "manual") 
 def queue_next(settings: Settings, run_id: int, finished_stage: str) -> str | None:
     """After `finished_stage` succeeded: queue the stage after it (once, even if called twice), or mark
     the pipeline succeeded. Returns the queued stage."""
-    from harvest.jobs.queue import defer, sync_queue
-
     engine = get_engine(settings)
-    position = STAGES.index(finished_stage)
-    if position == len(STAGES) - 1:
-        _finish(engine, run_id, "succeeded")
+    with engine.connect() as conn:
+        order = list(
+            conn.execute(
+                select(PipelineStage.stage)
+                .where(PipelineStage.pipeline_run_id == run_id)
+                .order_by(PipelineStage.position)
+            ).scalars()
+        )
+    position = order.index(finished_stage)
+    if position == len(order) - 1:
+        finish_pipeline(engine, run_id, "succeeded")
         return None
-    following = STAGES[position + 1]
+    following = order[position + 1]
+    # One transaction holds the stage row from the flip until its job id is written: the janitor's
+    # `requeue_orphans` (which skips locked rows) never mistakes it for a stage that lost its job, and a
+    # worker that dies in between leaves it pending, to be queued again by the retry of this stage.
     with engine.begin() as conn:
         flipped = conn.execute(
             update(PipelineStage)
@@ -125,70 +146,80 @@ def queue_next(settings: Settings, run_id: int, finished_stage: str) -> str | No
             .values(status="queued")
             .returning(PipelineStage.id)
         ).first()
+        if flipped is None:
+            return None  # already queued by an earlier attempt of this stage
         source = conn.execute(
             select(Source.name)
             .join(PipelineRun, PipelineRun.source_id == Source.id)
             .where(PipelineRun.id == run_id)
         ).scalar_one()
-    if flipped is None:
-        return None  # already queued by an earlier attempt of this stage
-    with sync_queue(settings) as queue:
-        job_id = defer(
-            queue, STAGE_TASK, lock=stage_lock(following, source), pipeline_run_id=run_id, stage=following
-        )
-    _set_job(engine, run_id, following, job_id)
+        with sync_queue(settings) as queue:
+            job_id = defer(
+                queue, STAGE_TASK, lock=stage_lock(following, source), pipeline_run_id=run_id, stage=following
+            )
+        conn.execute(update(PipelineStage).where(PipelineStage.id == flipped.id).values(job_id=job_id))
     return following
 
 
 def requeue_orphans(settings: Settings, older_than_s: float) -> list[tuple[int, str]]:
-    """Stages marked queued without a job (the worker died between the two writes): queue them now."""
-    from harvest.jobs.queue import defer, sync_queue
-
+    """Stages marked queued without a job (the process that started the pipeline died between the two
+    writes): queue them now."""
     engine = get_engine(settings)
     cutoff = datetime.now(UTC).timestamp() - older_than_s
-    with Session(engine) as session:
-        rows = session.execute(
-            select(PipelineStage.pipeline_run_id, PipelineStage.stage, Source.name, PipelineRun.updated_at)
+    requeued = []
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(PipelineStage.id, PipelineStage.pipeline_run_id, PipelineStage.stage, Source.name)
             .join(PipelineRun, PipelineRun.id == PipelineStage.pipeline_run_id)
             .join(Source, Source.id == PipelineRun.source_id)
             .where(
                 PipelineStage.status == "queued",
                 PipelineStage.job_id.is_(None),
                 PipelineRun.status.in_(LIVE),
+                PipelineRun.updated_at < datetime.fromtimestamp(cutoff, UTC),
             )
+            .with_for_update(of=PipelineStage, skip_locked=True)
         ).all()
-    requeued = []
-    for run_id, stage, source, updated_at in rows:
-        if updated_at.timestamp() > cutoff:
-            continue
-        with sync_queue(settings) as queue:
-            job_id = defer(
-                queue, STAGE_TASK, lock=stage_lock(stage, source), pipeline_run_id=run_id, stage=stage
-            )
-        _set_job(engine, run_id, stage, job_id)
-        requeued.append((run_id, stage))
+        for stage_id, run_id, stage, source in rows:
+            with sync_queue(settings) as queue:
+                job_id = defer(
+                    queue, STAGE_TASK, lock=stage_lock(stage, source), pipeline_run_id=run_id, stage=stage
+                )
+            conn.execute(update(PipelineStage).where(PipelineStage.id == stage_id).values(job_id=job_id))
+            requeued.append((run_id, stage))
     return requeued
 
 
 def cancel_pipeline(settings: Settings, run_id: int) -> PipelineView:
-    """Cancel a pipeline: waiting jobs are dropped, a running stage stops at its next checkpoint."""
-    from harvest.jobs.queue import sync_queue
-
+    """Cancel a pipeline: waiting jobs are dropped, a running stage stops at its next checkpoint, and no
+    stage is left "running" whose job does not run any more."""
     engine = get_engine(settings)
     view = get_pipeline(engine, run_id)
     if view.done:
         raise InvalidInputError(f"pipeline run {run_id} already ended ({view.status})")
     with sync_queue(settings) as queue:
         for stage in view.stages:
-            if stage.job_id is not None and stage.status in LIVE:
+            if stage.job_id is not None and stage.status in (*LIVE, "pending"):
                 queue.job_manager.cancel_job_by_id(stage.job_id, abort=True)
+    jobs = job_states(engine, [s.job_id for s in view.stages if s.job_id is not None])
+    # a stage whose job is being run stops at its checkpoint and records that itself
+    still_running = [
+        s.stage
+        for s in view.stages
+        if s.job_id is not None and (job := jobs.get(s.job_id)) is not None and job.status == "doing"
+    ]
+    now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(
             update(PipelineStage)
-            .where(PipelineStage.pipeline_run_id == run_id, PipelineStage.status.in_(("pending", "queued")))
-            .values(status="cancelled")
+            .where(
+                PipelineStage.pipeline_run_id == run_id,
+                PipelineStage.status.in_(("pending", *LIVE)),
+                PipelineStage.stage.not_in(still_running),
+            )
+            .values(status="cancelled", finished_at=now)
         )
-    _finish(engine, run_id, "cancelled", "cancelled by a user")
+    finish_pipeline(engine, run_id, "cancelled", "cancelled by a user")
     return get_pipeline(engine, run_id)
 
 
@@ -201,34 +232,60 @@ def mark_stage(engine: Engine, run_id: int, stage: str, **values: Any) -> None:
         )
 
 
-def mark_running(engine: Engine, run_id: int, stage: str) -> int:
-    """Record an attempt of a stage; returns the attempt number (1 = first)."""
+def mark_running(engine: Engine, run_id: int, stage: str) -> tuple[int, bool]:
+    """Record that a stage runs. Returns its attempt number (1 = first) and whether it resumes an
+    interrupted run (which is not a new attempt)."""
     now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(
             update(PipelineRun)
-            .where(PipelineRun.id == run_id, PipelineRun.status == "queued")
-            .values(status="running", started_at=now)
+            .where(PipelineRun.id == run_id, PipelineRun.status.in_(("queued", "interrupted")))
+            .values(status="running", started_at=func.coalesce(PipelineRun.started_at, now), message=None)
+        )
+        resumed = (
+            conn.execute(
+                select(PipelineStage.status).where(
+                    PipelineStage.pipeline_run_id == run_id, PipelineStage.stage == stage
+                )
+            ).scalar_one()
+            == "interrupted"
         )
         attempts = conn.execute(
             update(PipelineStage)
             .where(PipelineStage.pipeline_run_id == run_id, PipelineStage.stage == stage)
-            .values(status="running", attempts=PipelineStage.attempts + 1, message=None)
+            .values(
+                status="running",
+                attempts=PipelineStage.attempts + (0 if resumed else 1),
+                message=None,
+                started_at=func.coalesce(PipelineStage.started_at, now),
+            )
             .returning(PipelineStage.attempts)
         ).scalar_one()
+    return max(int(attempts), 1), resumed
+
+
+def mark_interrupted(engine: Engine, run_id: int, stage: str, message: str) -> None:
+    """The worker running `stage` shut down: the stage and its pipeline wait, interrupted, for a worker
+    to resume them."""
+    with engine.begin() as conn:
         conn.execute(
             update(PipelineStage)
             .where(
                 PipelineStage.pipeline_run_id == run_id,
                 PipelineStage.stage == stage,
-                PipelineStage.started_at.is_(None),
+                PipelineStage.status.in_(("queued", "running")),
             )
-            .values(started_at=now)
+            .values(status="interrupted", message=message)
         )
-    return int(attempts)
+        conn.execute(
+            update(PipelineRun)
+            .where(PipelineRun.id == run_id, PipelineRun.status.in_(("queued", "running")))
+            .values(status="interrupted", message=f"{stage}: {message}")
+        )
 
 
-def _finish(engine: Engine, run_id: int, status: str, message: str | None = None) -> None:
+def finish_pipeline(engine: Engine, run_id: int, status: str, message: str | None = None) -> None:
+    """End a pipeline that has not ended yet (one that has is left as it is)."""
     with engine.begin() as conn:
         conn.execute(
             update(PipelineRun)
@@ -238,7 +295,7 @@ def _finish(engine: Engine, run_id: int, status: str, message: str | None = None
 
 
 def fail_pipeline(engine: Engine, run_id: int, message: str) -> None:
-    _finish(engine, run_id, "failed", message)
+    finish_pipeline(engine, run_id, "failed", message)
 
 
 def _set_job(engine: Engine, run_id: int, stage: str, job_id: int) -> None:
