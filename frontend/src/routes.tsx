@@ -27,6 +27,11 @@ export const router = createBrowserRouter([
         path: "entities/:id",
         lazy: () => import("./pages/EntityDetail").then((m) => ({ Component: m.default })),
       },
+      { path: "models", lazy: () => import("./pages/Models").then((m) => ({ Component: m.default })) },
+      {
+        path: "models/:name",
+        lazy: () => import("./pages/ModelDetail").then((m) => ({ Component: m.default })),
+      },
       { path: "*", lazy: () => import("./pages/NotFound").then((m) => ({ Component: m.default })) },
     ],
   },

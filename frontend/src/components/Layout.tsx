@@ -21,6 +21,7 @@ import {
   IconSearch,
   IconSun,
   IconTopologyStar3,
+  IconBrain,
   IconWorldWww,
 } from "@tabler/icons-react";
 import { Suspense, type ComponentType } from "react";
@@ -41,6 +42,7 @@ export const NAV: NavItem[] = [
   { to: "/documents", label: "Documents", icon: IconFileText, hint: "extracted texts" },
   { to: "/search", label: "Search", icon: IconSearch, hint: "vector, keyword, hybrid" },
   { to: "/entities", label: "Entities", icon: IconTopologyStar3, hint: "organisations, people, places" },
+  { to: "/models", label: "Models", icon: IconBrain, hint: "training runs, versions, predict" },
 ];
 
 function isActive(pathname: string, to: string): boolean {

@@ -112,7 +112,7 @@ def create_dataset(
         known = set(conn.execute(select(Source.name).where(Source.name.in_(sources))).scalars())
     missing = [s for s in sources if s not in known]
     if missing:
-        raise NotFoundError(f"no source named {missing[0]!r} (see `harvest source list`)")
+        raise NotFoundError(f"no source named {missing[0]!r}", hint="see `harvest source list`")
     definition = {
         "sources": sorted(set(sources)),
         "label": parsed.to_json(),
@@ -128,7 +128,7 @@ def create_dataset(
             )
     except IntegrityError as error:
         raise ConflictError(
-            f"a dataset named {name!r} already exists (see `harvest dataset show {name}`)"
+            f"a dataset named {name!r} already exists", hint=f"see `harvest dataset show {name}`"
         ) from error
     view = get_dataset(engine, name)
     if parsed.kind != "import":
@@ -189,7 +189,7 @@ def get_dataset(engine: Engine, name: str) -> DatasetView:
     with Session(engine) as conn:
         dataset = conn.scalar(select(Dataset).where(Dataset.name == name))
         if dataset is None:
-            raise NotFoundError(f"no dataset named {name!r} (see `harvest dataset list`)")
+            raise NotFoundError(f"no dataset named {name!r}", hint="see `harvest dataset list`")
         snapshots = conn.execute(
             select(func.count()).select_from(DatasetSnapshot).where(DatasetSnapshot.dataset_id == dataset.id)
         ).scalar_one()
@@ -212,7 +212,7 @@ def delete_dataset(engine: Engine, name: str) -> None:
     with engine.begin() as conn:
         deleted = conn.execute(delete(Dataset).where(Dataset.name == name).returning(Dataset.id)).first()
     if deleted is None:
-        raise NotFoundError(f"no dataset named {name!r} (see `harvest dataset list`)")
+        raise NotFoundError(f"no dataset named {name!r}", hint="see `harvest dataset list`")
 
 
 @dataclass(frozen=True)

@@ -143,8 +143,9 @@ class Predictor:
         if loaded.version.kind == "head" and trained != active[1]:
             raise ConflictError(
                 f"model {loaded.version.name!r} version {loaded.version.version} was trained on vectors of "
-                f"{trained!r} but the active embedding model is {active[1]!r}; retrain it "
-                f"(`harvest train {loaded.version.dataset or 'DATASET'}`) or activate {trained!r}"
+                f"{trained!r} but the active embedding model is {active[1]!r}; retrain it or activate "
+                f"{trained!r}",
+                hint=f"`harvest train {loaded.version.dataset or 'DATASET'}`",
             )
         return active
 
@@ -248,5 +249,5 @@ def _document_texts(settings: Settings, document_ids: list[int]) -> dict[int, st
     found = {row.id: f"{row.title or ''}\n\n{row.text}".strip() for row in rows}
     missing = [d for d in document_ids if d not in found]
     if missing:
-        raise NotFoundError(f"no document {missing[0]} (see `harvest documents list`)")
+        raise NotFoundError(f"no document {missing[0]}", hint="see `harvest documents list`")
     return found

@@ -114,7 +114,7 @@ def document_lineage(settings: Settings, document_id: int) -> dict[str, Any]:
             {"id": document_id},
         ).all()
     if doc is None and not used:
-        raise NotFoundError(f"no document {document_id} (see `harvest documents list`)")
+        raise NotFoundError(f"no document {document_id}", hint="see `harvest documents list`")
     snapshots = []
     for row in used:
         versions = versions_with_tag(settings, "harvest.snapshot_id", row.snapshot_id)

@@ -95,7 +95,7 @@ def predict_source(
 def _check_source(engine: Engine, source: str) -> None:
     with engine.connect() as conn:
         if conn.execute(select(Source.id).where(Source.name == source)).first() is None:
-            raise NotFoundError(f"no source named {source!r} (see `harvest source list`)")
+            raise NotFoundError(f"no source named {source!r}", hint="see `harvest source list`")
 
 
 def get_prediction(engine: Engine, prediction_id: int) -> dict[str, Any]:

@@ -21,7 +21,7 @@ def _source_id(settings: Settings, source: str) -> int:
     with get_engine(settings).connect() as conn:
         found = conn.execute(select(Source.id).where(Source.name == source)).scalar()
     if found is None:
-        raise NotFoundError(f"no source named {source!r} (see `harvest source list`)")
+        raise NotFoundError(f"no source named {source!r}", hint="see `harvest source list`")
     return int(found)
 
 

@@ -129,7 +129,7 @@ def _registered(client: Any, name: str) -> Any:
         return client.get_registered_model(name)
     except MlflowException as error:
         if getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
-            raise NotFoundError(f"no registered model {name!r} (see `harvest models list`)") from error
+            raise NotFoundError(f"no registered model {name!r}", hint="see `harvest models list`") from error
         raise
 
 
@@ -195,9 +195,31 @@ def get_version(settings: Settings, name: str, version: int) -> VersionView:
         mv = client.get_model_version(name, str(version))
     except MlflowException as error:
         raise NotFoundError(
-            f"model {name!r} has no version {version} (see `harvest models show {name}`)"
+            f"model {name!r} has no version {version}", hint=f"see `harvest models show {name}`"
         ) from error
     return _version_view(mv, _metrics(client, mv.run_id))
+
+
+EPOCH_KEYS = ("train_loss", "val_loss", "val_macro_f1", "val_accuracy")
+
+
+def epoch_history(settings: Settings, version: VersionView) -> list[dict[str, float]]:
+    """Every epoch's metrics of the run that trained `version` (MLflow steps are epochs), for charts;
+    empty when the run is gone from MLflow."""
+    if not version.run_id:
+        return []
+    client = tracking.client(settings)
+    epochs: dict[int, dict[str, float]] = {}
+    for key in EPOCH_KEYS:
+        try:
+            points = client.get_metric_history(version.run_id, key)
+        except HarvestError:
+            raise
+        except Exception:  # the run was deleted from MLflow: the version stands on its own
+            return []
+        for point in points:
+            epochs.setdefault(int(point.step), {"epoch": float(point.step)})[key] = float(point.value)
+    return [epochs[step] for step in sorted(epochs)]
 
 
 def production_version(settings: Settings, name: str) -> VersionView:
@@ -208,8 +230,8 @@ def production_version(settings: Settings, name: str) -> VersionView:
     model = _registered(client, name)
     if ALIAS not in dict(model.aliases or {}):
         raise NoProductionVersionError(
-            f"model {name!r} has no production version; promote one with `harvest models promote {name} "
-            "VERSION`"
+            f"model {name!r} has no production version; promote one first",
+            hint=f"`harvest models promote {name} VERSION`",
         )
     try:
         mv = client.get_model_version_by_alias(name, ALIAS)
