@@ -57,6 +57,10 @@ class Stack:
         assert answer.status_code < 400, answer.text
         return answer.json() if answer.content else None
 
+    def items(self, path: str, **params: Any) -> list[Any]:
+        """The items of a collection's first page."""
+        return list(self.api("GET", path, params=params)["items"])
+
     def wait_pipeline(self, run_id: int, timeout_s: float = 240) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -79,6 +83,8 @@ def stack(
     settings = make_settings(
         data_dir=pg_data_dir,
         database_name=name,
+        mlflow_database=f"{name}_mlflow",
+        train_epochs=20,
         crawl_allowed_hosts=["127.0.0.1"],
         api_token=TOKEN,
         worker_heartbeat_s=1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -156,8 +157,8 @@ def test_documents_filter_and_a_document_with_its_entities_chunks_and_metadata(
     page.get_by_label("From").fill("")
     ui.shoot("documents")
 
-    acme = stack.api("GET", "/api/entities", params={"q": "Acme Corporation", "limit": 1})[0]
-    mention = stack.api("GET", f"/api/entities/{acme['id']}/mentions", params={"limit": 1})[0]
+    acme = stack.items("/api/entities", q="Acme Corporation", limit=1)[0]
+    mention = stack.items(f"/api/entities/{acme['id']}/mentions", limit=1)[0]
     page.goto(f"/documents/{mention['document_id']}")
     marked = page.locator(f"mark[data-entity='{acme['id']}']").first
     expect(marked).to_be_visible()
@@ -176,8 +177,8 @@ def test_documents_filter_and_a_document_with_its_entities_chunks_and_metadata(
 
 def test_merge_and_split_two_entities(ui: Watched, stack: Stack) -> None:
     page = ui.page
-    globex = stack.api("GET", "/api/entities", params={"q": "Globex Industries", "limit": 1})[0]
-    initech = stack.api("GET", "/api/entities", params={"q": "Initech", "limit": 1})[0]
+    globex = stack.items("/api/entities", q="Globex Industries", limit=1)[0]
+    initech = stack.items("/api/entities", q="Initech", limit=1)[0]
     assert globex["id"] != initech["id"]
     page.goto("/entities")
     page.get_by_label("Name").fill("Globx Industires")  # typos welcome
@@ -231,6 +232,72 @@ def test_cancel_a_running_pipeline(ui: Watched, stack: Stack) -> None:
     expect(page.get_by_role("table", name="Pipeline runs").get_by_role("row").nth(1)).to_contain_text("slow")
 
 
+PAGE_KIND = r"^https?://[^/]+/(?P<label>articles|section)/"
+
+
+def wait_training(stack: Stack, run_id: int, timeout_s: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run: dict[str, Any] = stack.api("GET", f"/api/train/{run_id}")
+        if run["status"] not in ("queued", "running"):
+            assert run["status"] == "succeeded", run
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"training run {run_id} still running after {timeout_s} s")
+
+
+def test_train_promote_predict_roll_back_and_trace_a_model(ui: Watched, stack: Stack) -> None:
+    rule = {"kind": "url", "pattern": PAGE_KIND}
+    stack.api("POST", "/api/datasets", json={"name": "kinds", "sources": ["demo"], "label_rule": rule})
+    wait_training(stack, stack.api("POST", "/api/train", json={"dataset": "kinds", "seed": 7})["id"])
+    page = ui.page
+    page.goto("/models")
+    registry = page.get_by_role("table", name="Models")
+    expect(registry.get_by_role("row").filter(has_text="kinds")).to_contain_text("none yet")
+    page.get_by_role("button", name="Train on kinds").click()  # a second version, from the UI
+    runs = page.get_by_role("table", name="Training runs")
+    expect(runs.get_by_role("row").nth(1)).to_contain_text(re.compile("queued|running|succeeded"))
+    expect(runs.get_by_role("row").nth(1)).to_contain_text("succeeded", timeout=300_000)
+    ui.shoot("models")
+
+    registry.get_by_role("link", name="kinds").click()
+    expect(page).to_have_url(re.compile(r"/models/kinds$"))
+    versions = page.get_by_role("table", name="Versions")
+    expect(versions.get_by_role("row")).to_have_count(3)  # header + versions 2 and 1
+    expect(page.get_by_test_id("production-version")).to_have_text("nothing in production")
+    page.get_by_role("button", name="Promote version 1").click()
+    expect(page.get_by_test_id("production-version")).to_have_text("production: version 1")
+
+    page.get_by_label("Text to label").fill(
+        "Wind turbines at sea: Acme Corporation builds a farm off the coast."
+    )
+    page.get_by_role("button", name="Predict").click()
+    expect(page.get_by_test_id("predicted-label")).to_have_text(re.compile("^(articles|section)$"))
+    expect(page.get_by_role("region", name="Prediction")).to_contain_text("version 1")
+
+    page.get_by_role("button", name="Promote version 2").click()
+    expect(page.get_by_test_id("production-version")).to_have_text("production: version 2")
+    page.get_by_role("button", name="Predict").click()
+    expect(page.get_by_role("region", name="Prediction")).to_contain_text("version 2")  # no restart needed
+    page.get_by_role("button", name="Roll back").click()
+    expect(page.get_by_test_id("production-version")).to_have_text("production: version 1")
+    assert stack.api("GET", "/api/models/kinds")["production"] == 1
+
+    expect(page.get_by_text("Loss per epoch")).to_be_visible()
+    expect(page.locator(".recharts-line").first).to_be_visible()  # the curves are drawn
+    lineage = page.get_by_role("table", name="Lineage")
+    expect(lineage).to_contain_text("Dataset snapshot")
+    documents = page.get_by_role("table", name="Training documents")
+    expect(documents.get_by_role("row").nth(1)).to_contain_text(re.compile("train|validation|test"))
+    ui.shoot("model")
+    versions.get_by_role("button", name="2", exact=True).click()  # another version's curves and lineage
+    expect(page).to_have_url(re.compile(r"version=2"))
+    expect(page.get_by_role("heading", name="Version 2: lineage")).to_be_visible()
+    documents.get_by_role("link").first.click()
+    expect(page).to_have_url(re.compile(r"/documents/\d+$"))
+    expect(page.get_by_role("tab", name="Text")).to_be_visible()
+
+
 PAGES = [
     ("/", "Overview", "overview"),
     ("/sources", "Sources", "sources"),
@@ -238,6 +305,7 @@ PAGES = [
     ("/documents", "Documents", "documents"),
     ("/search?q=renewable+electricity", "Search", "search"),
     ("/entities?q=acme", "Entities", "entities"),
+    ("/models", "Models", "models"),
 ]
 
 
@@ -245,9 +313,9 @@ PAGES = [
 def test_every_page_renders_at_desktop_and_phone_width(ui: Watched, stack: Stack, viewport: Any) -> None:
     page = ui.page
     page.set_viewport_size(viewport)
-    document_id = stack.api("GET", "/api/documents", params={"limit": 1})["documents"][0]["id"]
-    acme = stack.api("GET", "/api/entities", params={"q": "Acme Corporation", "limit": 1})[0]
-    pipeline = stack.api("GET", "/api/pipelines", params={"limit": 1})[0]
+    document_id = stack.items("/api/documents", limit=1)[0]["id"]
+    acme = stack.items("/api/entities", q="Acme Corporation", limit=1)[0]
+    pipeline = stack.items("/api/pipelines", limit=1)[0]
     pages = [
         *PAGES,
         (f"/pipelines/{pipeline['id']}", f"Pipeline #{pipeline['id']}", "pipeline"),
@@ -255,6 +323,7 @@ def test_every_page_renders_at_desktop_and_phone_width(ui: Watched, stack: Stack
         (f"/entities/{acme['id']}", "Acme Corporation", "entity"),
         ("/no/such/page", "No such page", "not-found"),
     ]
+    pages += [(f"/models/{m['name']}", m["name"], "model") for m in stack.items("/api/models", limit=1)]
     for path, heading, name in pages:
         page.goto(path)
         if heading:
