@@ -123,3 +123,9 @@ def test_the_built_ui_is_served_with_deep_links_and_the_api_untouched(tmp_path: 
     mount_ui(unbuilt, tmp_path / "nothing-here")
     with TestClient(unbuilt) as c:
         assert "make ui" in c.get("/sources").text
+
+
+def test_ui_pages_keep_their_query_strings_while_the_api_refuses_unknown_ones(client: TestClient) -> None:
+    page = client.get("/documents", params={"source": "demo", "language": "en", "offset": 20})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert client.get("/api/documents", headers=AUTH, params={"lang": "en"}).status_code == 422
