@@ -525,7 +525,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Model Version */
+        /**
+         * Model Version
+         * @description A version with its training run's metrics per epoch (`history`: epoch, train/val loss, val F1…).
+         */
         get: operations["model_version_api_models__name__versions__version__get"];
         put?: never;
         post?: never;
