@@ -22,9 +22,9 @@ def expect(locator: Any) -> Any:
     return playwright_expect(locator)
 
 
-def multi_select(page: Any, label: str) -> Any:
-    """The input of a Mantine MultiSelect by its label (its input is not labelled as a textbox)."""
-    root = page.locator(".mantine-MultiSelect-root").filter(has=page.get_by_text(label, exact=True))
+def multi_select(page: Any, label: str, kind: str = "MultiSelect") -> Any:
+    """The input of a Mantine MultiSelect or TagsInput by its label (a combobox, not a labelled textbox)."""
+    root = page.locator(f".mantine-{kind}-root").filter(has=page.get_by_text(label, exact=True))
     return root.locator("input").first
 
 
@@ -123,7 +123,7 @@ def test_search_in_each_mode_with_filters_facets_and_similar_documents(ui: Watch
     page.keyboard.press("Escape")
     expect(page).to_have_url(re.compile(r"source=demo"))
     expect(page.get_by_test_id("hit").first).to_contain_text("Rooftop beehives")
-    page.get_by_role("textbox", name="Source label").fill("kind=news")
+    multi_select(page, "Source label", "TagsInput").fill("kind=news")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"label=kind%3Dnews"))
     expect(page.get_by_test_id("hit").first).to_contain_text("Rooftop beehives")
