@@ -267,6 +267,8 @@ def test_train_promote_predict_roll_back_and_trace_a_model(ui: Watched, stack: S
     expect(page.get_by_test_id("production-version")).to_have_text("nothing in production")
     page.get_by_role("button", name="Promote version 1").click()
     expect(page.get_by_test_id("production-version")).to_have_text("production: version 1")
+    expect(versions.get_by_role("row").filter(has_text="production")).to_contain_text("1")
+    expect(page.get_by_role("button", name="Promote version 1")).to_be_hidden()
 
     page.get_by_label("Text to label").fill(
         "Wind turbines at sea: Acme Corporation builds a farm off the coast."
@@ -281,6 +283,7 @@ def test_train_promote_predict_roll_back_and_trace_a_model(ui: Watched, stack: S
     expect(page.get_by_role("region", name="Prediction")).to_contain_text("version 2")  # no restart needed
     page.get_by_role("button", name="Roll back").click()
     expect(page.get_by_test_id("production-version")).to_have_text("production: version 1")
+    expect(page.get_by_role("button", name="Promote version 2")).to_be_visible()
     assert stack.api("GET", "/api/models/kinds")["production"] == 1
 
     expect(page.get_by_text("Loss per epoch")).to_be_visible()

@@ -61,49 +61,53 @@ function Versions({ model, shown, onShow }: { model: Detail; shown: number; onSh
           </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
-          {model.version_list.map((v) => (
-            <Table.Tr key={v.version} bg={v.version === shown ? "var(--mantine-color-blue-light)" : undefined}>
-              <Table.Td>
-                <Group gap={6} wrap="nowrap">
-                  <Anchor component="button" type="button" onClick={() => onShow(v.version)} fw={600}>
-                    {v.version}
-                  </Anchor>
-                  {v.aliases.includes("production") && (
-                    <Badge color="teal" size="sm">
-                      production
-                    </Badge>
+          {model.version_list.map((v) => {
+            // the model's alias is the truth: MLflow's version search may leave a version's aliases empty
+            const inProduction = v.version === model.production;
+            return (
+              <Table.Tr key={v.version} bg={v.version === shown ? "var(--mantine-color-blue-light)" : undefined}>
+                <Table.Td>
+                  <Group gap={6} wrap="nowrap">
+                    <Anchor component="button" type="button" onClick={() => onShow(v.version)} fw={600}>
+                      {v.version}
+                    </Anchor>
+                    {inProduction && (
+                      <Badge color="teal" size="sm">
+                        production
+                      </Badge>
+                    )}
+                  </Group>
+                </Table.Td>
+                <Table.Td>{formatDateTime(v.created_at)}</Table.Td>
+                <Table.Td>{metric(v, "test_macro_f1")}</Table.Td>
+                <Table.Td>{metric(v, "test_accuracy")}</Table.Td>
+                <Table.Td>{metric(v, "best_val_macro_f1")}</Table.Td>
+                <Table.Td>{formatDuration(v.metrics.train_seconds)}</Table.Td>
+                <Table.Td>
+                  <Text size="sm">{v.dataset ?? "—"}</Text>
+                  <Text size="xs" c="dimmed">
+                    {v.kind}
+                    {v.snapshot_id ? ` · snapshot ${v.snapshot_id.slice(0, 12)}` : ""}
+                  </Text>
+                </Table.Td>
+                <Table.Td>
+                  {!inProduction && (
+                    <Button
+                      size="xs"
+                      variant="light"
+                      disabled={!token}
+                      title={token ? undefined : "needs the API token"}
+                      loading={promote.isPending && promote.variables === v.version}
+                      onClick={() => promote.mutate(v.version)}
+                      aria-label={`Promote version ${v.version}`}
+                    >
+                      Promote
+                    </Button>
                   )}
-                </Group>
-              </Table.Td>
-              <Table.Td>{formatDateTime(v.created_at)}</Table.Td>
-              <Table.Td>{metric(v, "test_macro_f1")}</Table.Td>
-              <Table.Td>{metric(v, "test_accuracy")}</Table.Td>
-              <Table.Td>{metric(v, "best_val_macro_f1")}</Table.Td>
-              <Table.Td>{formatDuration(v.metrics.train_seconds)}</Table.Td>
-              <Table.Td>
-                <Text size="sm">{v.dataset ?? "—"}</Text>
-                <Text size="xs" c="dimmed">
-                  {v.kind}
-                  {v.snapshot_id ? ` · snapshot ${v.snapshot_id.slice(0, 12)}` : ""}
-                </Text>
-              </Table.Td>
-              <Table.Td>
-                {!v.aliases.includes("production") && (
-                  <Button
-                    size="xs"
-                    variant="light"
-                    disabled={!token}
-                    title={token ? undefined : "needs the API token"}
-                    loading={promote.isPending && promote.variables === v.version}
-                    onClick={() => promote.mutate(v.version)}
-                    aria-label={`Promote version ${v.version}`}
-                  >
-                    Promote
-                  </Button>
-                )}
-              </Table.Td>
-            </Table.Tr>
-          ))}
+                </Table.Td>
+              </Table.Tr>
+            );
+          })}
         </Table.Tbody>
       </Table>
     </Table.ScrollContainer>
