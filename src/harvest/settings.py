@@ -161,6 +161,11 @@ class Settings(BaseSettings):
     crawl_max_path_repeats: int = Field(default=2, ge=1, le=1000)
     crawl_max_query_variants: int = Field(default=100, ge=1, le=100_000_000)
     crawl_max_years_ahead: int = Field(default=1, ge=0, le=1000)
+    entity_match_probability: float = Field(default=0.85, gt=0.0, lt=1.0)
+    entity_threads: int = Field(default=0, ge=0, le=256)
+    entity_memory_limit: str = "2GB"
+    entity_pairs_per_record: int = Field(default=10, ge=1, le=10_000)
+    spark_master: str = ""
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod

@@ -80,7 +80,9 @@ class BackupLocation:
                     f"backup {backup_id} in {self.description} is incomplete (no manifest): it was "
                     "interrupted or failed, or is still running; it cannot be used"
                 )
-            raise NotFoundError(f"no backup {backup_id} in {self.description} (see `harvest backup list`)")
+            raise NotFoundError(
+                f"no backup {backup_id} in {self.description}", hint="see `harvest backup list`"
+            )
         return Manifest.loads(self.store.get(key), backup_id)
 
     def resolve(self, backup_id: str) -> Manifest:
@@ -115,7 +117,7 @@ class BackupLocation:
 def check_id(backup_id: str) -> str:
     if not _ID.match(backup_id):
         raise InvalidInputError(
-            f"{backup_id!r} is not a backup id (like 20261125T030000Z; see `harvest backup list`)"
+            f"{backup_id!r} is not a backup id (like 20261125T030000Z)", hint="see `harvest backup list`"
         )
     return backup_id
 

@@ -80,7 +80,8 @@ def create_run(engine: Engine, source_name: str) -> int:
                 raise ConflictError(
                     f"source {source_name!r} is already being crawled by run {run.id} ({run.status}"
                     + (f", {run.worker}" if run.worker else "")
-                    + f"); wait for it to end (`harvest runs show {run.id}`) or stop it"
+                    + "); wait for it to end or stop it",
+                    hint=f"see `harvest runs show {run.id}`",
                 )
             if live:
                 conn.execute(

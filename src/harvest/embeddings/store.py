@@ -125,11 +125,12 @@ def activate_model(engine: Engine, name: str, *, force: bool = False) -> ModelIn
     models = {m.name: m for m in list_models(engine)}
     model = models.get(name)
     if model is None:
-        raise NotFoundError(f"no embedded model {name!r}; run `harvest embed --model {name}` first")
+        raise NotFoundError(f"no embedded model {name!r}", hint=f"run `harvest embed --model {name}` first")
     if not model.complete and not force:
         raise InvalidInputError(
-            f"model {name!r} has vectors for {model.vectors} of {model.chunks} chunks; finish "
-            f"`harvest embed --model {name}` first (or --force)"
+            f"model {name!r} has vectors for {model.vectors} of {model.chunks} chunks; finish embedding "
+            "it first (or force)",
+            hint=f"`harvest embed --model {name}`, or --force",
         )
     with engine.begin() as conn:
         # one transaction: readers see the old active model until commit, then the new one, never none

@@ -1,60 +1,88 @@
-"""`harvest entities dedupe`: the resolver on any CSV table, writing a cluster id per row."""
+"""`harvest entities dedupe` / `link` / `explain` as service calls: settings → engine → linkage run,
+with the default output names next to the result."""
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
 from pathlib import Path
 
-from harvest.entities.resolve import Row, clusters, score_pairs
+from harvest.entities.engine import Engine
+from harvest.entities.explain import Explanation, explain
+from harvest.entities.fields import LinkConfig, load_config, parse_fields
+from harvest.entities.linkage import LinkReport, LinkSpec, Progress, run
 from harvest.errors import InvalidInputError
+from harvest.settings import Settings
 
 
-@dataclass(frozen=True)
-class DedupeReport:
-    rows: int
-    clusters: int
-    pairs: int
-    output: Path
+def engine_for(settings: Settings) -> Engine:
+    return Engine(
+        threads=settings.entity_threads,
+        memory_limit=settings.entity_memory_limit,
+        spark_master=settings.spark_master,
+    )
 
 
-def dedupe_csv(
-    path: Path, fields: list[str], output: Path, *, threshold: float, cluster_column: str = "cluster_id"
-) -> DedupeReport:
-    """`fields[0]` is the name column; the others are compared where both rows have a value."""
-    if not fields:
-        raise InvalidInputError("--fields needs at least one column (the first is the name)")
-    try:
-        content = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError as error:
-        raise InvalidInputError(f"{path} does not exist") from error
-    except UnicodeDecodeError as error:
-        raise InvalidInputError(f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from error
-    reader = csv.DictReader(io.StringIO(content))
-    columns = list(reader.fieldnames or [])
-    missing = [f for f in fields if f not in columns]
-    if missing:
-        raise InvalidInputError(f"{path}: no column {missing[0]!r} (columns: {', '.join(columns) or 'none'})")
-    if cluster_column in columns:
-        raise InvalidInputError(f"{path} already has a {cluster_column!r} column")
-    records = list(reader)
-    if not records:
-        raise InvalidInputError(f"{path} has no rows")
-    rows = []
-    for number, record in enumerate(records):
-        if None in record or any(value is None for value in record.values()):
-            raise InvalidInputError(f"{path}, row {number + 2}: the number of values differs from the header")
-        rows.append(Row(number, record[fields[0]], {f: record[f] for f in fields[1:] if record[f]}))
-    edges = score_pairs(rows, threshold)
-    assignment = clusters(range(len(rows)), edges)
-    # cluster ids numbered from 1 in order of first appearance, so the file reads naturally
-    numbering: dict[int, int] = {}
-    for key in range(len(rows)):
-        numbering.setdefault(assignment[key], len(numbering) + 1)
-    with output.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*columns, cluster_column])
-        writer.writeheader()
-        for key, record in enumerate(records):
-            writer.writerow(record | {cluster_column: numbering[assignment[key]]})
-    return DedupeReport(len(rows), len(numbering), len(edges), output)
+def build_config(
+    fields: str | None, config: Path | None, id_column: str | None, blocks: list[str]
+) -> LinkConfig:
+    """Fields from `--fields` or a YAML `--config` (flags override the file's id and add blocking rules)."""
+    if config is not None:
+        loaded = load_config(config)
+        if fields:
+            loaded.fields = parse_fields(fields)
+    elif fields:
+        loaded = LinkConfig(parse_fields(fields))
+    else:
+        raise InvalidInputError("give the columns to compare: --fields column:type,… or --config FILE.yaml")
+    if id_column:
+        loaded.id_column = id_column
+    if blocks:
+        loaded.blocking = (loaded.blocking or []) + [
+            [c.strip() for c in b.split("+") if c.strip()] for b in blocks
+        ]
+    return loaded
+
+
+def side_outputs(out: Path) -> tuple[Path, Path]:
+    """The model and chart written next to `out` unless named: x.csv → x.model.json, x.weights.png."""
+    stem = out.with_suffix("")
+    return stem.with_name(stem.name + ".model.json"), stem.with_name(stem.name + ".weights.png")
+
+
+def link_files(
+    settings: Settings,
+    inputs: list[Path],
+    config: LinkConfig,
+    *,
+    out: Path,
+    pairs_out: Path | None,
+    model_out: Path | None,
+    chart_out: Path | None,
+    model_in: Path | None,
+    threshold: float | None,
+    force: bool,
+    on_progress: Progress,
+) -> LinkReport:
+    default_model, default_chart = side_outputs(out)
+    spec = LinkSpec(
+        inputs=inputs,
+        fields=config.fields,
+        threshold=threshold or config.threshold or settings.entity_match_probability,
+        id_column=config.id_column,
+        blocking=config.blocking,
+        out=out,
+        pairs_out=pairs_out,
+        model_out=model_out or default_model,
+        chart_out=chart_out or default_chart,
+        model_in=model_in,
+        pairs_per_row=settings.entity_pairs_per_record,
+        force=force,
+    )
+    with engine_for(settings) as engine:
+        return run(spec, engine, on_progress)
+
+
+def explain_pair(
+    settings: Settings, model: Path, first: str, second: str, data: list[Path] | None
+) -> Explanation:
+    with engine_for(settings) as engine:
+        return explain(model, first, second, engine, data)

@@ -10,6 +10,7 @@ never lets two records meet in one cluster."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from rapidfuzz import fuzz
 
 from harvest.entities.normalize import deletion_variants, key_tokens, normalize, tokens
 
+logger = logging.getLogger(__name__)
 MAX_BLOCK = 300  # bigger blocks are keys too common to mean anything (e.g. "intl")
 NAME_WEIGHT = 0.7
 
@@ -80,6 +82,18 @@ def candidate_pairs(rows: Sequence[Row], only: set[int] | None = None) -> set[tu
         for key in blocking_keys(row.name):
             blocks[key].append(position)
     pairs: set[tuple[int, int]] = set()
+    # a key this common says nothing (its rows still meet through their other keys): skipped, but
+    # never silently
+    common = sorted(((len(m), k) for k, m in blocks.items() if len(m) > MAX_BLOCK), reverse=True)
+    if common:
+        logger.warning(
+            "common blocking keys skipped",
+            extra={
+                "keys": len(common),
+                "largest": f"{common[0][1]} ({common[0][0]} rows)",
+                "limit": MAX_BLOCK,
+            },
+        )
     for members in blocks.values():
         if len(members) < 2 or len(members) > MAX_BLOCK:
             continue

@@ -77,7 +77,7 @@ def active_embedding_model(engine: Engine) -> tuple[int, str, int]:
     with engine.connect() as conn:
         found = active_model(conn)
     if found is None:
-        raise InvalidInputError("no embedding model has vectors yet; embed first", hint="run `harvest embed`")
+        raise InvalidInputError("no embedding model has vectors yet", hint="run `harvest embed` first")
     return found
 
 
@@ -298,8 +298,7 @@ def _refuse_unusable(view: DatasetView, counts: _Counts) -> None:
             )
         raise InvalidInputError(
             f"dataset {view.name!r} is empty: none of its labelled documents has vectors for the active "
-            "embedding model; embed them first",
-            hint="run `harvest embed`",
+            "embedding model; run `harvest embed` first"
         )
 
 
