@@ -298,7 +298,11 @@ def test_train_promote_predict_roll_back_and_trace_a_model(ui: Watched, stack: S
     expect(page.get_by_role("heading", name="Version 2: lineage")).to_be_visible()
     documents.get_by_role("link").first.click()
     expect(page).to_have_url(re.compile(r"/documents/\d+$"))
-    expect(page.get_by_role("tab", name="Text")).to_be_visible()
+    page.get_by_role("tab", name="Models").click()  # the other way: which model versions used this page
+    used = page.get_by_role("table", name="Snapshots with this document")
+    used.get_by_role("link", name="kinds v1").click()
+    expect(page).to_have_url(re.compile(r"/models/kinds\?version=1$"))
+    expect(page.get_by_role("heading", name="Version 1: lineage")).to_be_visible()
 
 
 PAGES = [

@@ -222,3 +222,36 @@ export function useTrain() {
     onError: failed("Could not start training"),
   });
 }
+
+export type DocumentLineage = {
+  document: { id: number; url: string; source: string; page_version: number; latest_page_version: number } | null;
+  snapshots: {
+    snapshot_id: string;
+    dataset: string;
+    created_at: string;
+    page_version: number;
+    split: string;
+    labels: string[];
+    model_versions: { name: string; version: number; aliases: string[] }[];
+  }[];
+  predictions: {
+    id: number;
+    page_version: number;
+    model: string;
+    model_version: number;
+    label: string | null;
+    labels: string[];
+    score: number;
+    created_at: string;
+  }[];
+};
+
+export function useDocumentLineage(id: number) {
+  return useQuery({
+    queryKey: ["document-lineage", id],
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/lineage/documents/{document_id}", { params: { path: { document_id: id } } }),
+      ) as Promise<DocumentLineage>,
+  });
+}

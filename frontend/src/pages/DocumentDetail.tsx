@@ -3,6 +3,7 @@ import { IconExternalLink } from "@tabler/icons-react";
 import { Link, useParams } from "react-router";
 import { useChunks, useDocument, useDocumentMentions, useSimilar, useVersionText } from "../api/queries";
 import type { DocumentDetail as Doc } from "../api/types";
+import { DocumentLineage } from "../components/DocumentLineage";
 import { DiffView } from "../components/DiffView";
 import { EntityText } from "../components/EntityText";
 import { HitList } from "../components/HitList";
@@ -12,7 +13,7 @@ import { formatDateTime } from "../lib/format";
 import { usePageTitle } from "../lib/usePageTitle";
 import { useUrlState } from "../lib/useUrlState";
 
-const TABS = ["text", "metadata", "versions", "chunks", "duplicates"] as const;
+const TABS = ["text", "metadata", "versions", "chunks", "duplicates", "models"] as const;
 const SPEC = {
   tab: { kind: "enum", values: TABS, default: "text" },
   from: { kind: "int", default: 0, min: 0 },
@@ -256,6 +257,7 @@ export default function DocumentDetail() {
               <Tabs.Tab value="versions">Versions ({doc.versions.length})</Tabs.Tab>
               <Tabs.Tab value="chunks">Chunks</Tabs.Tab>
               <Tabs.Tab value="duplicates">Duplicates & similar</Tabs.Tab>
+              <Tabs.Tab value="models">Models</Tabs.Tab>
             </Tabs.List>
             <Tabs.Panel value="text" pt="md">
               <TextTab doc={doc} />
@@ -271,6 +273,9 @@ export default function DocumentDetail() {
             </Tabs.Panel>
             <Tabs.Panel value="duplicates" pt="md">
               <DuplicatesTab doc={doc} offset={state.offset} onPage={(offset) => setState({ offset })} />
+            </Tabs.Panel>
+            <Tabs.Panel value="models" pt="md">
+              <DocumentLineage id={doc.id} />
             </Tabs.Panel>
           </Tabs>
         </Stack>
