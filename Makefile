@@ -6,9 +6,9 @@ BIN    := $(VENV)/bin
 # for another package would pull a multi-GB CUDA build.
 TORCH  := torch==2.13.0
 
-.PHONY: setup setup-dev demo test soak lint lint-deploy format lock clean chromium shellcheck
+.PHONY: setup setup-dev demo test soak lint lint-deploy format lock clean chromium shellcheck ui ui-test ui-size client client-check
 
-setup: $(VENV)/.runtime
+setup: $(VENV)/.runtime ui
 setup-dev: $(VENV)/.dev
 
 $(BIN)/python:
@@ -29,7 +29,7 @@ demo: setup chromium
 	$(BIN)/harvest demo $(DEMO_ARGS)
 
 ## test: set up with dev tools, lint, type-check and run the whole suite
-test: setup-dev lint chromium
+test: setup-dev lint chromium ui ui-test
 	$(BIN)/pytest
 
 ## soak: not CI (about 45 min): 30 minutes of pipelines and searches under `harvest up` (memory growth of the
@@ -70,4 +70,38 @@ lock: setup-dev
 	$(BIN)/pip freeze --exclude-editable | sed -e 's/+cpu$$//' > constraints.txt
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache frontend/node_modules $(UI_DIST)
+
+# -- the web UI (frontend/: React + Vite; Node 20 and npm). Built into the package, served by the API at /.
+FRONTEND := frontend
+UI_DIST  := src/harvest/api/static
+UI_SRC   := $(shell find $(FRONTEND)/src $(FRONTEND)/public -type f 2>/dev/null) \
+            $(FRONTEND)/index.html $(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json
+
+$(FRONTEND)/node_modules/.installed: $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(UI_DIST)/index.html: $(FRONTEND)/node_modules/.installed $(UI_SRC)
+	cd $(FRONTEND) && npm run --silent build
+
+## ui: build the web UI (what `harvest up` serves at /)
+ui: $(UI_DIST)/index.html
+
+## client: regenerate the UI's API client from the API's OpenAPI schema (after changing the API)
+client: $(VENV)/.runtime $(FRONTEND)/node_modules/.installed
+	$(BIN)/python -m harvest.api.openapi $(FRONTEND)/openapi.json
+	cd $(FRONTEND) && npm run --silent generate
+
+## client-check: fail when the committed schema or generated client is not the API's current one
+client-check: $(VENV)/.runtime $(FRONTEND)/node_modules/.installed
+	$(BIN)/python -m harvest.api.openapi $(FRONTEND)/openapi.json --check
+	cd $(FRONTEND) && npx openapi-typescript openapi.json -o src/api/schema.d.ts --check
+
+## ui-test: the generated client is current, the UI type-checks, and its unit tests pass (Vitest)
+ui-test: client-check
+	cd $(FRONTEND) && npx tsc -b && npx vitest run
+
+## ui-size: the UI's initial JavaScript payload (gzip), as reported in bench/RESULTS.md
+ui-size: ui
+	cd $(FRONTEND) && node scripts/bundle-size.mjs

@@ -72,11 +72,17 @@ class NotFoundError(HarvestError):
 
 
 class InvalidInputError(HarvestError):
-    """The user's input cannot be accepted as given."""
+    """The user's input cannot be accepted as given; `field` names the input at fault when one is."""
 
     default_message = "invalid input"
     exit_code = 2
     http_status = 422
+
+    def __init__(
+        self, message: str | None = None, *, field: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
 
 
 class ConflictError(HarvestError):

@@ -43,7 +43,12 @@ def client(db_settings: Settings) -> Iterator[TestClient]:
 
 def error_of(response: httpx.Response) -> str:
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    # `field` names the input a validation error is about (the UI shows the message there)
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]) <= {
+        "code",
+        "message",
+        "field",
+    }, body
     return str(body["error"]["message"])
 
 
@@ -228,7 +233,7 @@ def test_health_tells_strangers_little_and_deep_checks_need_the_token(client: Te
     body = anonymous.json()
     assert body["database"] is None and body["instance"] is None
     assert "/" not in str(body["counts"]) and "postgres" not in anonymous.text  # no socket path, no URL
-    assert set(body["counts"]) == {"sources", "pages", "documents", "chunks", "vectors"}
+    assert set(body["counts"]) == {"sources", "pages", "documents", "chunks", "vectors", "entities"}
     assert body["estimated"] == []  # small tables: exact counts
     refused = client.get("/api/health", params={"deep": "true"})
     assert refused.status_code == 401 and "token" in error_of(refused)

@@ -36,7 +36,8 @@ def client(corpus: Settings) -> Iterator[TestClient]:
 
 def error_of(response: httpx.Response) -> str:
     body: dict[str, Any] = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert set(body) == {"error"}, body
+    assert {"code", "message"} <= set(body["error"]) <= {"code", "message", "field"}, body
     message: str = body["error"]["message"]
     return message
 
@@ -269,8 +270,8 @@ def test_every_collection_has_the_one_envelope(client: TestClient) -> None:
         if not (isinstance(model, type) and issubclass(model, Page)):
             continue
         path = route.path.format(**ids)
-        params = {"q": "energy"} if path == "/api/search" else {}
-        body = client.get(path, params=params | {"limit": 2}, headers=AUTH).json()
+        params = {"/api/search": {"q": "energy"}, "/api/entities/facets": {"document": ids["document_id"]}}
+        body = client.get(path, params=params.get(path, {}) | {"limit": 2}, headers=AUTH).json()
         assert {"items", "total", "limit", "offset", "next_offset"} <= set(body), (path, body)
         assert body["limit"] == 2 and len(body["items"]) <= 2, path
         listed += 1
@@ -279,7 +280,7 @@ def test_every_collection_has_the_one_envelope(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/documents?language=fr", "/api/search?q=energy&sources=demo", "/api/runs?status=failed"],
+    ["/api/documents?lang=fr", "/api/search?q=energy&sources=demo", "/api/runs?status=failed"],
 )
 def test_unknown_query_parameters_are_refused(client: TestClient, path: str) -> None:
     response = client.get(path, headers=AUTH)

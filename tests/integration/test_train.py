@@ -121,6 +121,9 @@ def test_predict_promote_rollback_over_the_api_and_cli(corpus: Settings, trained
     assert answer.json()["model_version"] == 2  # the alias moved: reloaded without a restart
     assert [p["document_id"] for p in answer.json()["predictions"]] == doc_ids
     assert api.post("/api/models/kinds/rollback", headers=AUTH).json()["version"] == 1
+    history = api.get("/api/models/kinds/versions/1", headers=AUTH).json()["history"]  # the UI's charts
+    assert history and [h["epoch"] for h in history] == sorted(h["epoch"] for h in history)
+    assert {"train_loss", "val_loss", "val_macro_f1", "val_accuracy"} <= set(history[-1])
     listed = api.get("/api/models", headers=AUTH).json()
     assert listed["items"][0]["production"] == 1 and listed["total"] == 1
     done = cli(corpus, "predict", "kinds", "A long article about solar farms and grazing sheep.", "--json")

@@ -16,6 +16,7 @@ from harvest.api.routes import documents, entities, health, pipelines, runs, sea
 from harvest.api.routes import train as train_routes
 from harvest.api.schemas import ErrorResponse
 from harvest.api.strict import refuse_unknown_query
+from harvest.api.ui import mount_ui
 from harvest.api.warmup import ModelLoader
 from harvest.db.engine import get_engine
 from harvest.search.engine import Searcher
@@ -36,14 +37,16 @@ _ERRORS = {
 }
 
 
-def create_app(settings: Settings, *, load_model: bool = True) -> FastAPI:
-    """The API on `settings`' stores. With `load_model`, the query model is loaded when the app starts
-    (and follows the active model), so no search waits for it."""
-    searcher = Searcher(settings, get_engine(settings))
+def create_app(settings: Settings, *, load_model: bool = True, connect: bool = True) -> FastAPI:
+    """The API on `settings`' stores (and the built web UI at /). With `load_model`, the query model is
+    loaded when the app starts (and follows the active model), so no search waits for it. `connect=False`
+    builds it without touching the database (e.g. to write out its OpenAPI schema): no model loading, and
+    the search engine connects on first use."""
+    searcher = Searcher(settings, get_engine(settings)) if connect else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loader = ModelLoader(searcher) if load_model else None
+        loader = ModelLoader(searcher) if load_model and searcher is not None else None
         app.state.model_loader = loader
         if loader is not None:
             loader.start()
@@ -82,4 +85,5 @@ def create_app(settings: Settings, *, load_model: bool = True) -> FastAPI:
     install_error_handlers(app)
     for module in (health, search, documents, sources, runs, pipelines, entities, train_routes):
         app.include_router(module.router)
+    mount_ui(app)  # last: its fallback route answers only what no API route did
     return app

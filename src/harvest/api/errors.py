@@ -11,15 +11,18 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from harvest.api.limits import RateLimitedError, retry_after_header
-from harvest.errors import HarvestError
+from harvest.errors import HarvestError, InvalidInputError
 
 logger = logging.getLogger(__name__)
 
 
-def error_body(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_body(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, *, field: str | None = None
+) -> JSONResponse:
     if status == 401:
         headers = (headers or {}) | {"WWW-Authenticate": "Bearer"}
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    detail = {"code": code, "message": message} | ({"field": field} if field else {})
+    return JSONResponse({"error": detail}, status_code=status, headers=headers)
 
 
 def _code(error: HarvestError) -> str:
@@ -36,17 +39,26 @@ def _describe(error: RequestValidationError) -> str:
     return "; ".join(parts) or "the request is invalid"
 
 
+def _field(error: RequestValidationError) -> str | None:
+    """The input the first problem is about (a form shows the message there), e.g. `start_urls.0`."""
+    for problem in error.errors()[:1]:
+        location = [str(p) for p in problem.get("loc", ())[1:]]  # after body / query / path
+        return ".".join(location) or None
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HarvestError)
     async def harvest_error(request: Request, error: HarvestError) -> JSONResponse:
         if error.http_status >= 500:
             logger.error("%s %s failed: %s", request.method, request.url.path, error.message)
         headers = retry_after_header(error) if isinstance(error, RateLimitedError) else None
-        return error_body(error.http_status, _code(error), error.message, headers)
+        field = error.field if isinstance(error, InvalidInputError) else None
+        return error_body(error.http_status, _code(error), error.message, headers, field=field)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_body(422, "invalid_input", _describe(error))
+        return error_body(422, "invalid_input", _describe(error), field=_field(error))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

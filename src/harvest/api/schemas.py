@@ -50,6 +50,7 @@ def page_from(
 class ErrorDetail(BaseModel):
     code: str
     message: str
+    field: str | None = None  # the input at fault (e.g. `start_urls.0`), when the error is about one
 
 
 class ErrorResponse(BaseModel):
@@ -128,6 +129,39 @@ class DocumentOut(BaseModel):
     versions: list[DocumentVersion]
 
 
+class LanguageCount(BaseModel):
+    language: str
+    documents: int
+
+
+class DocumentVersionText(BaseModel):
+    page_version: int
+    title: str | None
+    text: str
+    text_hash: str | None
+    skip_reason: str | None
+    processed_at: datetime
+
+
+class DocumentMention(BaseModel):
+    chunk_id: str
+    start: int
+    end: int
+    surface: str
+    score: float
+    entity_id: int  # the cluster (what /api/entities/{id} shows)
+    name: str
+    type: str
+
+
+class EntityFacet(BaseModel):
+    entity_id: int
+    name: str
+    type: str
+    documents: int
+    mentions: int
+
+
 class Run(BaseModel):
     id: int
     source: str
@@ -193,11 +227,17 @@ class RelatedEntity(BaseModel):
     documents: int
 
 
+class TrendPoint(BaseModel):
+    month: str
+    mentions: int
+    documents: int
+
+
 class EntityOut(EntitySummary):
     """The entity's cluster with related entities and the mention trend per month."""
 
     related: list[RelatedEntity]
-    trend: list[dict[str, Any]]
+    trend: list[TrendPoint]
 
 
 class Mention(BaseModel):

@@ -30,7 +30,9 @@ def declared_query_params(route: APIRoute) -> frozenset[str]:
 def refuse_unknown_query(request: Request) -> None:
     """An app-wide dependency: compare the request's query parameters with the route's."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
+    # routes outside the schema (the web UI's pages) keep their own query strings: /documents?source=x
+    # is the UI's state, read by the browser, never by the API
+    if not isinstance(route, APIRoute) or not route.include_in_schema:
         return
     unknown = sorted(set(request.query_params) - declared_query_params(route))
     if unknown:

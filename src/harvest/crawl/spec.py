@@ -187,4 +187,4 @@ def parse_spec(data: dict[str, Any]) -> SourceSpec:
         message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         name = data.get("name", "?") if isinstance(data, dict) else "?"
         prefix = f"source {name!r}" + (f", field {where}" if where else "")
-        raise InvalidInputError(f"{prefix}: {message}") from error
+        raise InvalidInputError(f"{prefix}: {message}", field=where or None) from error

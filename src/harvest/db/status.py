@@ -68,6 +68,7 @@ COUNTED_TABLES = {
     "documents": "documents",
     "chunks": "chunks",
     "vectors": "chunk_embeddings",
+    "entities": "entities",
 }
 # Tables estimated to hold fewer rows are counted exactly (a few milliseconds); larger ones are estimates.
 EXACT_COUNT_LIMIT = 200_000

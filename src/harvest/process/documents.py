@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session
 
 from harvest.db.models import Chunk, Document, DocumentVersion, Source
@@ -34,21 +34,54 @@ class DocumentDetail:
     duplicates: list[int]
 
 
+@dataclass(frozen=True)
+class DocumentFilters:
+    """Which documents a list shows: by source, language, date (published, else fetched) and source label
+    (`key` present or `key=value`)."""
+
+    source: str | None = None
+    languages: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+    labels: tuple[str, ...] = ()
+
+    def where(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.source is not None:
+            conditions.append(Source.name == self.source)
+        if self.languages:
+            conditions.append(Document.language.in_(self.languages))
+        when = func.coalesce(Document.published_at, Document.created_at)
+        if self.date_from is not None:
+            conditions.append(when >= datetime.combine(self.date_from, time.min, UTC))
+        if self.date_to is not None:
+            conditions.append(when < datetime.combine(self.date_to + timedelta(days=1), time.min, UTC))
+        for label in self.labels:
+            key, has_value, value = label.partition("=")
+            conditions.append(Source.labels[key].astext == value if has_value else Source.labels.has_key(key))
+        return conditions
+
+
 def list_documents(
-    engine: Engine, *, source: str | None = None, limit: int = 50, offset: int = 0
+    engine: Engine,
+    *,
+    source: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    filters: DocumentFilters | None = None,
 ) -> list[DocumentSummary]:
+    filters = filters or DocumentFilters(source=source)
     chunk_count = (
         select(func.count()).select_from(Chunk).where(Chunk.document_id == Document.id).scalar_subquery()
     )
     query = (
         select(Document, Source.name, chunk_count)
         .join(Source, Source.id == Document.source_id)
+        .where(*filters.where())
         .order_by(Document.id)
         .limit(limit)
         .offset(offset)
     )
-    if source is not None:
-        query = query.where(Source.name == source)
     with Session(engine) as session:
         return [
             DocumentSummary(d.id, name, d.url, d.title, d.language, int(n), d.duplicate_of_id, d.skip_reason)
@@ -56,12 +89,52 @@ def list_documents(
         ]
 
 
-def count_documents(engine: Engine, *, source: str | None = None) -> int:
-    query = select(func.count()).select_from(Document)
-    if source is not None:
-        query = query.join(Source, Source.id == Document.source_id).where(Source.name == source)
+def count_documents(
+    engine: Engine, filters: DocumentFilters | None = None, *, source: str | None = None
+) -> int:
+    filters = filters or DocumentFilters(source=source)
+    query = (
+        select(func.count())
+        .select_from(Document)
+        .join(Source, Source.id == Document.source_id)
+        .where(*filters.where())
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def document_languages(engine: Engine) -> list[tuple[str, int]]:
+    """The languages documents are in, most documents first (the UI's language filter)."""
+    query = (
+        select(Document.language, func.count())
+        .where(Document.language.is_not(None))
+        .group_by(Document.language)
+        .order_by(func.count().desc(), Document.language)
+    )
+    with engine.connect() as conn:
+        return [(str(language), int(n)) for language, n in conn.execute(query).all()]
+
+
+def get_document_version(engine: Engine, document_id: int, page_version: int) -> dict[str, Any]:
+    """The text a document had when one page version was processed (to compare two versions)."""
     with Session(engine) as session:
-        return int(session.execute(query).scalar_one())
+        version = session.scalar(
+            select(DocumentVersion).where(
+                DocumentVersion.document_id == document_id, DocumentVersion.page_version == page_version
+            )
+        )
+        if version is None:
+            if session.get(Document, document_id) is None:
+                raise NotFoundError(f"no document {document_id}", hint="see `harvest documents list`")
+            raise NotFoundError(f"document {document_id} has no processed page version {page_version}")
+        return {
+            "page_version": version.page_version,
+            "title": version.title,
+            "text": version.text,
+            "text_hash": version.text_hash,
+            "skip_reason": version.skip_reason,
+            "processed_at": version.created_at.isoformat(),
+        }
 
 
 def get_document(engine: Engine, document_id: int) -> DocumentDetail:

@@ -200,6 +200,28 @@ def get_version(settings: Settings, name: str, version: int) -> VersionView:
     return _version_view(mv, _metrics(client, mv.run_id))
 
 
+EPOCH_KEYS = ("train_loss", "val_loss", "val_macro_f1", "val_accuracy")
+
+
+def epoch_history(settings: Settings, version: VersionView) -> list[dict[str, float]]:
+    """Every epoch's metrics of the run that trained `version` (MLflow steps are epochs), for charts;
+    empty when the run is gone from MLflow."""
+    if not version.run_id:
+        return []
+    client = tracking.client(settings)
+    epochs: dict[int, dict[str, float]] = {}
+    for key in EPOCH_KEYS:
+        try:
+            points = client.get_metric_history(version.run_id, key)
+        except HarvestError:
+            raise
+        except Exception:  # the run was deleted from MLflow: the version stands on its own
+            return []
+        for point in points:
+            epochs.setdefault(int(point.step), {"epoch": float(point.step)})[key] = float(point.value)
+    return [epochs[step] for step in sorted(epochs)]
+
+
 def production_version(settings: Settings, name: str) -> VersionView:
     """The version behind `production` (NotFoundError: no such model; NoProductionVersionError: none)."""
     from mlflow.exceptions import MlflowException

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import Field
 
 from harvest.api.auth import require_read, settings_of
 from harvest.api.limits import rate_limit
 from harvest.api.routes.search import results_json, searcher_of
 from harvest.api.schemas import (
     ChunkOut,
+    DocumentMention,
     DocumentOut,
     DocumentSummary,
     DocumentVersion,
+    DocumentVersionText,
+    LanguageCount,
     Page,
     SearchResponse,
     page_from,
@@ -22,7 +27,16 @@ from harvest.api.schemas import (
 )
 from harvest.crawl.sources import source_id
 from harvest.db.engine import get_engine
-from harvest.process.documents import count_documents, document_json, get_document, list_documents
+from harvest.entities.facets import mentions_in_document
+from harvest.process.documents import (
+    DocumentFilters,
+    count_documents,
+    document_json,
+    document_languages,
+    get_document,
+    get_document_version,
+    list_documents,
+)
 from harvest.search.request import Filters
 
 router = APIRouter(prefix="/api/documents", tags=["documents"], dependencies=[Depends(require_read)])
@@ -35,21 +49,49 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 def documents(
     request: Request,
     source: Annotated[str | None, Query(max_length=200)] = None,
+    language: Annotated[
+        list[Annotated[str, Field(max_length=20)]] | None,
+        Query(max_length=50, description="only these languages (en, de, …)"),
+    ] = None,
+    date_from: Annotated[date | None, Query(description="published (else fetched) on or after")] = None,
+    date_to: Annotated[date | None, Query(description="published (else fetched) on or before")] = None,
+    label: Annotated[
+        list[Annotated[str, Field(max_length=200)]] | None,
+        Query(max_length=20, description="source label KEY or KEY=VALUE"),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[DocumentSummary]:
+    """Documents in id order, filtered by source, language, date and source label."""
     engine = get_engine(settings_of(request))
     if source is not None:
         source_id(engine, source)  # unknown source: 404, not an empty list
+    filters = DocumentFilters(
+        source=source,
+        languages=tuple(language or ()),
+        date_from=date_from,
+        date_to=date_to,
+        labels=tuple(label or ()),
+    )
     return page_from(
         lambda n, skip: [
             DocumentSummary.model_validate(asdict(row))
-            for row in list_documents(engine, source=source, limit=n, offset=skip)
+            for row in list_documents(engine, limit=n, offset=skip, filters=filters)
         ],
         limit=limit,
         offset=offset,
-        total=count_documents(engine, source=source),
+        total=count_documents(engine, filters),
     )
+
+
+@router.get("/languages", response_model=Page[LanguageCount])
+def languages(request: Request, limit: Limit = 100, offset: Offset = 0) -> Page[LanguageCount]:
+    """The languages of the stored documents, most documents first."""
+    every = [
+        LanguageCount(language=language, documents=n)
+        for language, n in document_languages(get_engine(settings_of(request)))
+    ]
+    return page_of(every[offset : offset + limit], limit=limit, offset=offset, total=len(every))
 
 
 def _document(request: Request, document_id: int) -> dict[str, Any]:
@@ -70,6 +112,30 @@ def versions(
 ) -> Page[DocumentVersion]:
     """The texts this document had, one per processed page version (oldest first)."""
     every = [DocumentVersion.model_validate(v) for v in _document(request, document_id)["versions"]]
+    return page_of(every[offset : offset + limit], limit=limit, offset=offset, total=len(every))
+
+
+@router.get("/{document_id}/versions/{page_version}", response_model=DocumentVersionText)
+def version(
+    request: Request, document_id: DocumentId, page_version: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> DocumentVersionText:
+    """The text the document had at one processed page version (compare two to see what changed)."""
+    found = get_document_version(get_engine(settings_of(request)), document_id, page_version)
+    return DocumentVersionText.model_validate(found)
+
+
+@router.get("/{document_id}/mentions", response_model=Page[DocumentMention])
+def mentions(
+    request: Request,
+    document_id: DocumentId,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    offset: Offset = 0,
+) -> Page[DocumentMention]:
+    """Entity mentions in the document's chunks (offsets inside each chunk, in reading order), with
+    their entity."""
+    settings = settings_of(request)
+    get_document(get_engine(settings), document_id)  # 404 for an unknown document, not an empty list
+    every = [DocumentMention.model_validate(row) for row in mentions_in_document(settings, document_id)]
     return page_of(every[offset : offset + limit], limit=limit, offset=offset, total=len(every))
 
 

@@ -9,7 +9,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from harvest.api.auth import require_read, require_write, settings_of
-from harvest.api.schemas import EntityOut, EntitySummary, Mention, Page, RelatedEntity, SplitResult, page_of
+from harvest.api.schemas import (
+    EntityFacet,
+    EntityOut,
+    EntitySummary,
+    Mention,
+    Page,
+    RelatedEntity,
+    SplitResult,
+    page_of,
+)
+from harvest.entities.facets import entity_facets
 from harvest.entities.service import (
     EntityView,
     count_entities,
@@ -61,6 +71,21 @@ def entities(
         return page_of([], limit=limit, offset=offset, more=False)
     ranked = [_summary(v) for v in search_entities(settings, q, offset + limit + 1, type)]
     return page_of(ranked[offset:], limit=limit, offset=offset)
+
+
+@router.get("/facets", response_model=Page[EntityFacet], dependencies=[Depends(require_read)])
+def facets(
+    request: Request,
+    document: Annotated[
+        list[Annotated[int, Field(ge=1, le=2**63 - 1)]],
+        Query(min_length=1, max_length=200, description="document ids (e.g. a page of search hits)"),
+    ],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Page[EntityFacet]:
+    """The entities these documents mention, by how many of them mention each (search facets)."""
+    rows = entity_facets(settings_of(request), document, limit + 1)
+    found = [EntityFacet.model_validate(row) for row in rows]
+    return page_of(found, limit=limit, offset=0)
 
 
 @router.get("/{entity_id}", response_model=EntityOut, dependencies=[Depends(require_read)])

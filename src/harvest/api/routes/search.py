@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict
 from datetime import date
 from typing import Annotated
@@ -23,8 +24,15 @@ router = APIRouter(
 )
 
 
+_searcher_lock = threading.Lock()
+
+
 def searcher_of(request: Request) -> Searcher:
-    searcher: Searcher = request.app.state.searcher
+    state = request.app.state
+    with _searcher_lock:
+        if state.searcher is None:  # an app built with connect=False
+            state.searcher = Searcher(settings_of(request))
+        searcher: Searcher = state.searcher
     return searcher
 
 

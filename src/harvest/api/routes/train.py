@@ -173,9 +173,12 @@ def model(request: Request, name: Name) -> dict[str, Any]:
 
 @router.get("/api/models/{name}/versions/{version}", dependencies=[Depends(require_read)])
 def model_version(request: Request, name: Name, version: Version) -> dict[str, Any]:
-    from harvest.train.registry import get_version
+    """A version with its training run's metrics per epoch (`history`: epoch, train/val loss, val F1…)."""
+    from harvest.train.registry import epoch_history, get_version
 
-    return get_version(settings_of(request), name, version).to_json()
+    current = settings_of(request)
+    view = get_version(current, name, version)
+    return view.to_json() | {"history": epoch_history(current, view)}
 
 
 @router.post("/api/models/{name}/promote", dependencies=[Depends(require_write)])
