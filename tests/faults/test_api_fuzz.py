@@ -34,10 +34,16 @@ def api_app(db_settings: Settings) -> Iterator[FastAPI]:
 
 
 def check(response: Any, case: schemathesis.Case, failures: list[str]) -> None:
-    """Problems are collected, not raised: the state machine replays nothing, the test reports them all."""
+    """Problems are collected, not raised: the state machine replays nothing, the test reports them all.
+    A success must match its documented response schema (the UI's generated types rely on it)."""
     request = f"{case.method} {case.formatted_path} {case.query} {case.body!r:.200}"
     if response.status_code >= 500:
         failures.append(f"{request} → {response.text[:200]}")
+    elif response.status_code < 300:
+        try:  # the UI's client is generated from these schemas: an answer must be what its schema says
+            case.operation.validate_response(response, case=case)
+        except AssertionError as mismatch:  # schemathesis' Failure
+            failures.append(f"{request} → not its documented schema: {str(mismatch)[:300]}")
     elif response.status_code >= 400:
         body = response.json()
         if set(body) != {"error"} or "`harvest" in body["error"]["message"]:

@@ -126,6 +126,8 @@ def test_predict_promote_rollback_over_the_api_and_cli(corpus: Settings, trained
     assert {"train_loss", "val_loss", "val_macro_f1", "val_accuracy"} <= set(history[-1])
     listed = api.get("/api/models", headers=AUTH).json()
     assert listed["items"][0]["production"] == 1 and listed["total"] == 1
+    shown_versions = api.get("/api/models/kinds", headers=AUTH).json()["version_list"]
+    assert {v["version"]: v["aliases"] for v in shown_versions} == {2: [], 1: ["production"]}
     done = cli(corpus, "predict", "kinds", "A long article about solar farms and grazing sheep.", "--json")
     assert done.returncode == 0, done.stderr
     assert '"model_version": 1' in done.stdout
@@ -151,8 +153,10 @@ def test_predict_stage_lineage_both_ways_and_search_filter(
     document = lineage["documents"][0]
     assert len(document["content_hash"]) == 64 and document["page_version"] >= 1
     back = api.get(f"/api/lineage/documents/{document['document_id']}", headers=AUTH).json()
-    versions = {(v["name"], v["version"]) for s in back["snapshots"] for v in s["model_versions"]}
-    assert {("kinds", 1), ("kinds", 2)} <= versions
+    versions = {
+        (v["name"], v["version"]): v["aliases"] for s in back["snapshots"] for v in s["model_versions"]
+    }
+    assert versions[("kinds", 1)] == ["production"] and versions[("kinds", 2)] == []
     prediction_id = back["predictions"][0]["id"]
     chain = api.get(f"/api/lineage/predictions/{prediction_id}", headers=AUTH).json()
     assert chain["snapshot"]["id"] == lineage["snapshot"]["id"]

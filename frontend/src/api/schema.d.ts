@@ -800,6 +800,59 @@ export interface components {
             /** Status */
             status: string;
         };
+        /**
+         * DatasetDetail
+         * @description A dataset with a preview of its labels over the current documents and its snapshots.
+         */
+        DatasetDetail: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            /** Documents */
+            documents: number;
+            /** Id */
+            id: number;
+            /** Imported Labels */
+            imported_labels: number;
+            /**
+             * Label Rule
+             * @description as sent, e.g. {"kind": "url", "pattern": "…"}
+             */
+            label_rule: {
+                [key: string]: unknown;
+            };
+            /** Label Rule Text */
+            label_rule_text: string;
+            /** Labelled */
+            labelled: number;
+            /**
+             * Labels
+             * @description documents per label
+             */
+            labels: {
+                [key: string]: number;
+            };
+            /** Language */
+            language: string | null;
+            /** Name */
+            name: string;
+            /** Snapshot List */
+            snapshot_list: components["schemas"]["SnapshotOut"][];
+            /** Snapshots */
+            snapshots: number;
+            /** Sources */
+            sources: string[];
+            /** Splits */
+            splits: {
+                [key: string]: number;
+            };
+            /** Task */
+            task: string;
+        };
         /** DatasetIn */
         DatasetIn: {
             /** Description */
@@ -826,6 +879,58 @@ export interface components {
              * @default classify
              */
             task: string;
+        };
+        /**
+         * DatasetOut
+         * @description A dataset definition: which sources, the label rule, the task and the split fractions.
+         */
+        DatasetOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            /** Id */
+            id: number;
+            /** Imported Labels */
+            imported_labels: number;
+            /**
+             * Label Rule
+             * @description as sent, e.g. {"kind": "url", "pattern": "…"}
+             */
+            label_rule: {
+                [key: string]: unknown;
+            };
+            /** Label Rule Text */
+            label_rule_text: string;
+            /** Language */
+            language: string | null;
+            /** Name */
+            name: string;
+            /** Snapshots */
+            snapshots: number;
+            /** Sources */
+            sources: string[];
+            /** Splits */
+            splits: {
+                [key: string]: number;
+            };
+            /** Task */
+            task: string;
+        };
+        /**
+         * DocumentLineage
+         * @description Document → the snapshots and model versions that used it, and the predictions made for it.
+         */
+        DocumentLineage: {
+            /** @description null when the document is gone */
+            document: components["schemas"]["LineageDocumentRef"] | null;
+            /** Predictions */
+            predictions: components["schemas"]["StoredPrediction"][];
+            /** Snapshots */
+            snapshots: components["schemas"]["DocumentSnapshotUse"][];
         };
         /** DocumentMention */
         DocumentMention: {
@@ -887,6 +992,31 @@ export interface components {
             url: string;
             /** Versions */
             versions: components["schemas"]["DocumentVersion"][];
+        };
+        /**
+         * DocumentSnapshotUse
+         * @description A snapshot that holds the document, and the model versions trained on it.
+         */
+        DocumentSnapshotUse: {
+            /** Content Hash */
+            content_hash: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dataset */
+            dataset: string;
+            /** Labels */
+            labels: string[];
+            /** Model Versions */
+            model_versions: components["schemas"]["VersionRef"][];
+            /** Page Version */
+            page_version: number;
+            /** Snapshot Id */
+            snapshot_id: string;
+            /** Split */
+            split: string;
         };
         /** DocumentSummary */
         DocumentSummary: {
@@ -1011,6 +1141,22 @@ export interface components {
             /** Type */
             type: string;
         };
+        /**
+         * EpochPoint
+         * @description One epoch of a training run (MLflow's step); a metric not logged at that step is absent.
+         */
+        EpochPoint: {
+            /** Epoch */
+            epoch: number;
+            /** Train Loss */
+            train_loss?: number | null;
+            /** Val Accuracy */
+            val_accuracy?: number | null;
+            /** Val Loss */
+            val_loss?: number | null;
+            /** Val Macro F1 */
+            val_macro_f1?: number | null;
+        };
         /** ErrorDetail */
         ErrorDetail: {
             /** Code */
@@ -1106,6 +1252,104 @@ export interface components {
             /** Language */
             language: string;
         };
+        /**
+         * LineageDocument
+         * @description A document as a snapshot holds it: the exact page version and content hash it was trained on.
+         */
+        LineageDocument: {
+            /** Content Hash */
+            content_hash: string;
+            /** Document Id */
+            document_id: number;
+            /** Fetched At */
+            fetched_at: string | null;
+            /** Labels */
+            labels: string[];
+            /** Page Version */
+            page_version: number;
+            /** Split */
+            split: string;
+            /** Url */
+            url: string;
+        };
+        /** LineageDocumentRef */
+        LineageDocumentRef: {
+            /**
+             * Content Hash
+             * @description null when the document is behind its page's version
+             */
+            content_hash: string | null;
+            /** Fetched At */
+            fetched_at: string | null;
+            /** Id */
+            id: number;
+            /** Latest Page Version */
+            latest_page_version: number;
+            /** Page Version */
+            page_version: number;
+            /** Source */
+            source: string;
+            /** Url */
+            url: string;
+        };
+        /**
+         * LineageRun
+         * @description The MLflow run that trained a version; only `run_id` and `status` ("deleted") when it is gone.
+         */
+        LineageRun: {
+            /** Artifact Uri */
+            artifact_uri?: string | null;
+            /** Experiment Id */
+            experiment_id?: string | null;
+            /** Metrics */
+            metrics?: {
+                [key: string]: number;
+            } | null;
+            /** Params */
+            params?: {
+                [key: string]: string;
+            } | null;
+            /** Run Id */
+            run_id: string;
+            /** Status */
+            status: string;
+        };
+        /** LineageSnapshot */
+        LineageSnapshot: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dataset */
+            dataset: string;
+            /** Embedding Model */
+            embedding_model: string;
+            /** Id */
+            id: string;
+            /**
+             * Label Distribution
+             * @description per split: rows per label
+             */
+            label_distribution: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            } | null;
+            /** Object Key */
+            object_key: string;
+            /** Reused */
+            reused: boolean;
+            /** Rows */
+            rows: number;
+            /**
+             * Splits
+             * @description rows per split
+             */
+            splits: {
+                [key: string]: number;
+            } | null;
+        };
         /** Mention */
         Mention: {
             /** Ambiguous */
@@ -1127,10 +1371,125 @@ export interface components {
             /** Url */
             url: string;
         };
+        /** ModelDetail */
+        ModelDetail: {
+            /** Latest */
+            latest: number | null;
+            /** Name */
+            name: string;
+            /** Production */
+            production: number | null;
+            /** Production History */
+            production_history: number[];
+            /**
+             * Retrain Decisions
+             * @description newest first
+             */
+            retrain_decisions: components["schemas"]["RetrainDecisionOut"][];
+            /** Updated At */
+            updated_at: string | null;
+            /**
+             * Version List
+             * @description newest first
+             */
+            version_list: components["schemas"]["ModelVersionOut"][];
+            /** Versions */
+            versions: number;
+        };
+        /**
+         * ModelLineage
+         * @description Model version → MLflow run → snapshot → documents (paged by `limit`/`offset`).
+         */
+        ModelLineage: {
+            /** Documents */
+            documents: components["schemas"]["LineageDocument"][];
+            /** Documents Total */
+            documents_total: number;
+            /** Limit */
+            limit: number;
+            model: components["schemas"]["ModelVersionOut"];
+            /** Offset */
+            offset: number;
+            run: components["schemas"]["LineageRun"] | null;
+            snapshot: components["schemas"]["LineageSnapshot"] | null;
+        };
+        /**
+         * ModelSummary
+         * @description A registered model: the version behind `production`, the latest, and the promotion history.
+         */
+        ModelSummary: {
+            /** Latest */
+            latest: number | null;
+            /** Name */
+            name: string;
+            /** Production */
+            production: number | null;
+            /** Production History */
+            production_history: number[];
+            /** Updated At */
+            updated_at: string | null;
+            /** Versions */
+            versions: number;
+        };
+        /**
+         * ModelVersionOut
+         * @description A registered model version, with the lineage tags it was registered with and its test metrics.
+         */
+        ModelVersionOut: {
+            /**
+             * Aliases
+             * @description e.g. ['production'] for the version that serves
+             */
+            aliases: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dataset */
+            dataset: string | null;
+            /** Embedding Model */
+            embedding_model: string | null;
+            /** Kind */
+            kind: string;
+            /** Labels */
+            labels: string[];
+            /** Metrics */
+            metrics: {
+                [key: string]: number;
+            };
+            /** Name */
+            name: string;
+            /** Run Id */
+            run_id: string | null;
+            /** Snapshot Id */
+            snapshot_id: string | null;
+            /** Status */
+            status: string;
+            /** Task */
+            task: string;
+            /** Training Run */
+            training_run: number | null;
+            /** Version */
+            version: number;
+        };
         /** Page[ChunkOut] */
         Page_ChunkOut_: {
             /** Items */
             items: components["schemas"]["ChunkOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
+        /** Page[DatasetOut] */
+        Page_DatasetOut_: {
+            /** Items */
+            items: components["schemas"]["DatasetOut"][];
             /** Limit */
             limit: number;
             /** Next Offset */
@@ -1231,6 +1590,19 @@ export interface components {
             /** Total */
             total: number | null;
         };
+        /** Page[ModelSummary] */
+        Page_ModelSummary_: {
+            /** Items */
+            items: components["schemas"]["ModelSummary"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number | null;
+        };
         /** Page[Pipeline] */
         Page_Pipeline_: {
             /** Items */
@@ -1283,12 +1655,10 @@ export interface components {
             /** Total */
             total: number | null;
         };
-        /** Page[dict[str, Any]] */
-        Page_dict_str__Any__: {
+        /** Page[TrainingRunOut] */
+        Page_TrainingRunOut_: {
             /** Items */
-            items: {
-                [key: string]: unknown;
-            }[];
+            items: components["schemas"]["TrainingRunOut"][];
             /** Limit */
             limit: number;
             /** Next Offset */
@@ -1353,6 +1723,38 @@ export interface components {
             /** Texts */
             texts?: string[] | null;
         };
+        /**
+         * PredictionLineage
+         * @description Prediction → the model version that made it → its run and snapshot.
+         */
+        PredictionLineage: {
+            model: components["schemas"]["ModelVersionOut"];
+            prediction: components["schemas"]["StoredPrediction"];
+            run: components["schemas"]["LineageRun"] | null;
+            snapshot: components["schemas"]["LineageSnapshot"] | null;
+        };
+        /** PredictionOut */
+        PredictionOut: {
+            /**
+             * Document Id
+             * @description only when documents were sent
+             */
+            document_id?: number | null;
+            /** Label */
+            label: string;
+            /** Labels */
+            labels: string[];
+            /** Model */
+            model: string;
+            /** Model Version */
+            model_version: number;
+            /** Probabilities */
+            probabilities: {
+                [key: string]: number;
+            };
+            /** Score */
+            score: number;
+        };
         /** Predictions */
         Predictions: {
             /** Model */
@@ -1360,9 +1762,7 @@ export interface components {
             /** Model Version */
             model_version: number;
             /** Predictions */
-            predictions: {
-                [key: string]: unknown;
-            }[];
+            predictions: components["schemas"]["PredictionOut"][];
         };
         /** PromoteIn */
         PromoteIn: {
@@ -1394,6 +1794,35 @@ export interface components {
              * @enum {string}
              */
             render: "static" | "browser";
+        };
+        /**
+         * RetrainDecisionOut
+         * @description What a retraining decided: both versions' scores on the challenger's test split, and why.
+         */
+        RetrainDecisionOut: {
+            /** Challenger Score */
+            challenger_score: number;
+            /** Challenger Version */
+            challenger_version: number;
+            /** Champion Score */
+            champion_score: number | null;
+            /** Champion Version */
+            champion_version: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Margin */
+            margin: number;
+            /** Promoted */
+            promoted: boolean;
+            /** Reason */
+            reason: string;
+            /** Snapshot Id */
+            snapshot_id: string;
         };
         /** Run */
         Run: {
@@ -1513,6 +1942,36 @@ export interface components {
             total: number | null;
             /** Warnings */
             warnings: string[];
+        };
+        /**
+         * SnapshotOut
+         * @description A dataset snapshot (Parquet + manifest in the ObjectStore), named by a hash of its content.
+         */
+        SnapshotOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dataset */
+            dataset: string;
+            /** Embedding Model */
+            embedding_model: string;
+            /** Id */
+            id: string;
+            /** Manifest */
+            manifest: {
+                [key: string]: unknown;
+            };
+            /** Object Key */
+            object_key: string;
+            /**
+             * Reused
+             * @description the same content was already stored: nothing new was written
+             */
+            reused: boolean;
+            /** Rows */
+            rows: number;
         };
         /**
          * SourceChanges
@@ -1696,6 +2155,41 @@ export interface components {
             first: components["schemas"]["EntityOut"];
             second: components["schemas"]["EntityOut"];
         };
+        /**
+         * StoredPrediction
+         * @description A label a model version gave a document's page version (the `predict` stage stores these).
+         */
+        StoredPrediction: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Document Id */
+            document_id: number;
+            /** Id */
+            id: number;
+            /** Label */
+            label: string;
+            /** Labels */
+            labels: string[];
+            /** Model */
+            model: string;
+            /** Model Version */
+            model_version: number;
+            /** Page Version */
+            page_version: number;
+            /** Probabilities */
+            probabilities: {
+                [key: string]: number;
+            };
+            /** Score */
+            score: number;
+            /** Source */
+            source: string;
+            /** Url */
+            url: string;
+        };
         /** TrainIn */
         TrainIn: {
             /** Dataset */
@@ -1712,6 +2206,49 @@ export interface components {
             /** Seed */
             seed?: number | null;
         };
+        /**
+         * TrainingRunOut
+         * @description A training run: what was asked, its status (queued, running, succeeded, failed) and its outcome.
+         */
+        TrainingRunOut: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dataset */
+            dataset: string;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: number;
+            /** Message */
+            message: string | null;
+            /** Metrics */
+            metrics: {
+                [key: string]: number;
+            } | null;
+            /** Mlflow Run Id */
+            mlflow_run_id: string | null;
+            /** Model */
+            model: string;
+            /** Model Version */
+            model_version: number | null;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Snapshot Id */
+            snapshot_id: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Status */
+            status: string;
+            /** Trigger */
+            trigger: string;
+        };
         /** TrendPoint */
         TrendPoint: {
             /** Documents */
@@ -1720,6 +2257,59 @@ export interface components {
             mentions: number;
             /** Month */
             month: string;
+        };
+        /** VersionDetail */
+        VersionDetail: {
+            /**
+             * Aliases
+             * @description e.g. ['production'] for the version that serves
+             */
+            aliases: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dataset */
+            dataset: string | null;
+            /** Embedding Model */
+            embedding_model: string | null;
+            /**
+             * History
+             * @description the training run's metrics per epoch, for charts
+             */
+            history: components["schemas"]["EpochPoint"][];
+            /** Kind */
+            kind: string;
+            /** Labels */
+            labels: string[];
+            /** Metrics */
+            metrics: {
+                [key: string]: number;
+            };
+            /** Name */
+            name: string;
+            /** Run Id */
+            run_id: string | null;
+            /** Snapshot Id */
+            snapshot_id: string | null;
+            /** Status */
+            status: string;
+            /** Task */
+            task: string;
+            /** Training Run */
+            training_run: number | null;
+            /** Version */
+            version: number;
+        };
+        /** VersionRef */
+        VersionRef: {
+            /** Aliases */
+            aliases: string[];
+            /** Name */
+            name: string;
+            /** Version */
+            version: number;
         };
     };
     responses: never;
@@ -1748,7 +2338,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_dict_str__Any__"];
+                    "application/json": components["schemas"]["Page_DatasetOut_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1835,9 +2425,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DatasetOut"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -1922,9 +2510,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DatasetDetail"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -2009,9 +2595,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SnapshotOut"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -3498,9 +4082,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DocumentLineage"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -3589,9 +4171,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ModelLineage"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -3676,9 +4256,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["PredictionLineage"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -3764,7 +4342,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_dict_str__Any__"];
+                    "application/json": components["schemas"]["Page_ModelSummary_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -3849,9 +4427,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ModelDetail"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -4029,9 +4605,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ModelVersionOut"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -4116,9 +4690,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ModelVersionOut"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -4204,9 +4776,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["VersionDetail"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -5518,7 +6088,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_dict_str__Any__"];
+                    "application/json": components["schemas"]["Page_TrainingRunOut_"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -5605,9 +6175,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TrainingRunOut"];
                 };
             };
             /** @description missing or wrong bearer token */
@@ -5692,9 +6260,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TrainingRunOut"];
                 };
             };
             /** @description missing or wrong bearer token */

@@ -16,8 +16,6 @@ import {
 import { useState } from "react";
 import { Link, useParams } from "react-router";
 import {
-  type ModelDetail as Detail,
-  type ModelVersion,
   useLineage,
   useModel,
   useModelVersion,
@@ -25,6 +23,7 @@ import {
   usePromote,
   useRollback,
 } from "../api/training";
+import type { ModelDetail as Detail, ModelVersion } from "../api/types";
 import { LineChart } from "../components/Charts";
 import { Pager } from "../components/Pager";
 import { Empty, ErrorState, QueryState } from "../components/States";
@@ -62,8 +61,7 @@ function Versions({ model, shown, onShow }: { model: Detail; shown: number; onSh
         </Table.Thead>
         <Table.Tbody>
           {model.version_list.map((v) => {
-            // the model's alias is the truth: MLflow's version search may leave a version's aliases empty
-            const inProduction = v.version === model.production;
+            const inProduction = v.aliases.includes("production");
             return (
               <Table.Tr key={v.version} bg={v.version === shown ? "var(--mantine-color-blue-light)" : undefined}>
                 <Table.Td>

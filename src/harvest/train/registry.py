@@ -109,14 +109,18 @@ def _ts(millis: int | None) -> datetime:
     return datetime.fromtimestamp((millis or 0) / 1000, UTC)
 
 
-def _version_view(mv: Any, metrics: dict[str, float] | None = None) -> VersionView:
+def _version_view(
+    mv: Any, metrics: dict[str, float] | None = None, aliases: list[str] | None = None
+) -> VersionView:
+    """`aliases` from the registered model when `mv` came from `search_model_versions`, whose versions
+    MLflow returns without their aliases (only `get_model_version*` fills them)."""
     return VersionView(
         name=mv.name,
         version=int(mv.version),
         run_id=mv.run_id,
         status=str(mv.status),
         created_at=_ts(mv.creation_timestamp),
-        aliases=list(mv.aliases or []),
+        aliases=list(mv.aliases or []) if aliases is None else aliases,
         tags=dict(mv.tags or {}),
         metrics=metrics or {},
     )
@@ -131,6 +135,13 @@ def _registered(client: Any, name: str) -> Any:
         if getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
             raise NotFoundError(f"no registered model {name!r}", hint="see `harvest models list`") from error
         raise
+
+
+def _aliases_by_version(model: Any) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for alias, version in sorted(dict(model.aliases or {}).items()):
+        found.setdefault(int(version), []).append(alias)
+    return found
 
 
 def _history(model: Any) -> list[int]:
@@ -169,7 +180,8 @@ def get_model(settings: Settings, name: str) -> tuple[ModelView, list[VersionVie
     versions = sorted(
         client.search_model_versions(f"name = '{_quote(name)}'"), key=lambda v: int(v.version), reverse=True
     )
-    views = [_version_view(v, _metrics(client, v.run_id)) for v in versions]
+    aliases = _aliases_by_version(model)
+    views = [_version_view(v, _metrics(client, v.run_id), aliases.get(int(v.version), [])) for v in versions]
     return _model_view(client, model), views
 
 
@@ -283,4 +295,7 @@ def rollback(settings: Settings, name: str) -> VersionView:
 def versions_with_tag(settings: Settings, key: str, value: str) -> list[VersionView]:
     client = tracking.client(settings)
     found = client.search_model_versions(f"tags.`{key}` = '{_quote(value)}'")
-    return [_version_view(v) for v in found]
+    aliases: dict[str, dict[int, list[str]]] = {}
+    for name in {v.name for v in found}:
+        aliases[name] = _aliases_by_version(_registered(client, name))
+    return [_version_view(v, aliases=aliases[v.name].get(int(v.version), [])) for v in found]

@@ -9,6 +9,21 @@ from pydantic import BaseModel, Field
 
 from harvest.api.auth import require_read, require_write, settings_of
 from harvest.api.schemas import Page
+from harvest.api.train_schemas import (
+    DatasetDetail,
+    DatasetOut,
+    DocumentLineage,
+    ModelDetail,
+    ModelLineage,
+    ModelSummary,
+    ModelVersionOut,
+    PredictionLineage,
+    PredictionOut,
+    Predictions,
+    SnapshotOut,
+    TrainingRunOut,
+    VersionDetail,
+)
 from harvest.db.engine import get_engine
 from harvest.errors import InvalidInputError
 
@@ -47,14 +62,8 @@ class PredictIn(BaseModel):
     document_ids: list[int] | None = Field(default=None, max_length=100_000)
 
 
-class Predictions(BaseModel):
-    model: str
-    model_version: int
-    predictions: list[dict[str, Any]]
-
-
-def _page(items: list[Any], total: int, limit: int, offset: int) -> Page[dict[str, Any]]:
-    return Page[dict[str, Any]](
+def _page(items: list[Any], total: int, limit: int, offset: int) -> Page[Any]:
+    return Page[Any](
         items=items,
         total=total,
         limit=limit,
@@ -66,15 +75,15 @@ def _page(items: list[Any], total: int, limit: int, offset: int) -> Page[dict[st
 @router.get("/api/datasets", dependencies=[Depends(require_read)])
 def datasets(
     request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0
-) -> Page[dict[str, Any]]:
+) -> Page[DatasetOut]:
     from harvest.train.datasets import list_datasets
 
     views, total = list_datasets(get_engine(settings_of(request)), limit, offset)
-    return _page([v.to_json() for v in views], total, limit, offset)
+    return _page([DatasetOut.model_validate(v.to_json()) for v in views], total, limit, offset)
 
 
 @router.post("/api/datasets", status_code=201, dependencies=[Depends(require_write)])
-def create(request: Request, body: DatasetIn) -> dict[str, Any]:
+def create(request: Request, body: DatasetIn) -> DatasetOut:
     from harvest.train.datasets import create_dataset
 
     view = create_dataset(
@@ -87,34 +96,37 @@ def create(request: Request, body: DatasetIn) -> dict[str, Any]:
         language=body.language,
         description=body.description,
     )
-    return view.to_json()
+    return DatasetOut.model_validate(view.to_json())
 
 
 @router.get("/api/datasets/{name}", dependencies=[Depends(require_read)])
-def dataset(request: Request, name: Name) -> dict[str, Any]:
+def dataset(request: Request, name: Name) -> DatasetDetail:
     from harvest.train.datasets import get_dataset, preview_labels
     from harvest.train.snapshots import list_snapshots
 
     engine = get_engine(settings_of(request))
     view = get_dataset(engine, name)
     preview = preview_labels(engine, view)
-    return view.to_json() | {
-        "documents": preview.documents,
-        "labelled": preview.labelled,
-        "labels": preview.distribution,
-        "snapshot_list": [s.to_json() for s in list_snapshots(engine, name)],
-    }
+    return DatasetDetail.model_validate(
+        view.to_json()
+        | {
+            "documents": preview.documents,
+            "labelled": preview.labelled,
+            "labels": preview.distribution,
+            "snapshot_list": [s.to_json() for s in list_snapshots(engine, name)],
+        }
+    )
 
 
 @router.post("/api/datasets/{name}/snapshots", status_code=201, dependencies=[Depends(require_write)])
-def snapshot(request: Request, name: Name) -> dict[str, Any]:
+def snapshot(request: Request, name: Name) -> SnapshotOut:
     from harvest.train.snapshots import build_snapshot
 
-    return build_snapshot(settings_of(request), name).to_json()
+    return SnapshotOut.model_validate(build_snapshot(settings_of(request), name).to_json())
 
 
 @router.post("/api/train", status_code=202, dependencies=[Depends(require_write)])
-def train(request: Request, body: TrainIn) -> dict[str, Any]:
+def train(request: Request, body: TrainIn) -> TrainingRunOut:
     """Queue a training run for a worker: snapshot, train, log to MLflow, register a new version."""
     from harvest.train.queueing import queue_training
     from harvest.train.runs import get_training_run
@@ -123,7 +135,7 @@ def train(request: Request, body: TrainIn) -> dict[str, Any]:
     current = settings_of(request)
     options = TrainOptions(model_name=body.model, epochs=body.epochs, finetune=body.finetune, seed=body.seed)
     run_id = queue_training(current, body.dataset, options, trigger="api")
-    return get_training_run(get_engine(current), run_id).to_json()
+    return TrainingRunOut.model_validate(get_training_run(get_engine(current), run_id).to_json())
 
 
 @router.get("/api/train", dependencies=[Depends(require_read)])
@@ -132,70 +144,80 @@ def training_runs(
     model: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> Page[dict[str, Any]]:
+) -> Page[TrainingRunOut]:
     from harvest.train.runs import list_training_runs
 
     runs, total = list_training_runs(
         get_engine(settings_of(request)), model_name=model, limit=limit, offset=offset
     )
-    return _page([r.to_json() for r in runs], total, limit, offset)
+    return _page([TrainingRunOut.model_validate(r.to_json()) for r in runs], total, limit, offset)
 
 
 @router.get("/api/train/{run_id}", dependencies=[Depends(require_read)])
-def training_run(request: Request, run_id: Id) -> dict[str, Any]:
+def training_run(request: Request, run_id: Id) -> TrainingRunOut:
     from harvest.train.runs import get_training_run
 
-    return get_training_run(get_engine(settings_of(request)), run_id).to_json()
+    return TrainingRunOut.model_validate(get_training_run(get_engine(settings_of(request)), run_id).to_json())
 
 
 @router.get("/api/models", dependencies=[Depends(require_read)])
 def models(
     request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0
-) -> Page[dict[str, Any]]:
+) -> Page[ModelSummary]:
     from harvest.train.registry import list_models
 
     found = list_models(settings_of(request))
-    return _page([m.to_json() for m in found[offset : offset + limit]], len(found), limit, offset)
+    items = [ModelSummary.model_validate(m.to_json()) for m in found[offset : offset + limit]]
+    return _page(items, len(found), limit, offset)
 
 
 @router.get("/api/models/{name}", dependencies=[Depends(require_read)])
-def model(request: Request, name: Name) -> dict[str, Any]:
+def model(request: Request, name: Name) -> ModelDetail:
     from harvest.train.registry import get_model
     from harvest.train.retrain import list_decisions
 
     current = settings_of(request)
     view, versions = get_model(current, name)
-    return view.to_json() | {
-        "version_list": [v.to_json() for v in versions],
-        "retrain_decisions": list_decisions(current, name),
-    }
+    return ModelDetail.model_validate(
+        view.to_json()
+        | {
+            "version_list": [v.to_json() for v in versions],
+            "retrain_decisions": list_decisions(current, name),
+        }
+    )
 
 
-@router.get("/api/models/{name}/versions/{version}", dependencies=[Depends(require_read)])
-def model_version(request: Request, name: Name, version: Version) -> dict[str, Any]:
+@router.get(
+    "/api/models/{name}/versions/{version}",
+    dependencies=[Depends(require_read)],
+    response_model_exclude_unset=True,
+)
+def model_version(request: Request, name: Name, version: Version) -> VersionDetail:
     """A version with its training run's metrics per epoch (`history`: epoch, train/val loss, val F1…)."""
     from harvest.train.registry import epoch_history, get_version
 
     current = settings_of(request)
     view = get_version(current, name, version)
-    return view.to_json() | {"history": epoch_history(current, view)}
+    return VersionDetail.model_validate(view.to_json() | {"history": epoch_history(current, view)})
 
 
 @router.post("/api/models/{name}/promote", dependencies=[Depends(require_write)])
-def promote(request: Request, name: Name, body: PromoteIn) -> dict[str, Any]:
+def promote(request: Request, name: Name, body: PromoteIn) -> ModelVersionOut:
     from harvest.train.registry import promote as move
 
-    return move(settings_of(request), name, body.version).to_json()
+    return ModelVersionOut.model_validate(move(settings_of(request), name, body.version).to_json())
 
 
 @router.post("/api/models/{name}/rollback", dependencies=[Depends(require_write)])
-def rollback(request: Request, name: Name) -> dict[str, Any]:
+def rollback(request: Request, name: Name) -> ModelVersionOut:
     from harvest.train.registry import rollback as back
 
-    return back(settings_of(request), name).to_json()
+    return ModelVersionOut.model_validate(back(settings_of(request), name).to_json())
 
 
-@router.post("/api/models/{name}/predict", dependencies=[Depends(require_read)])
+@router.post(
+    "/api/models/{name}/predict", dependencies=[Depends(require_read)], response_model_exclude_unset=True
+)
 def predict(request: Request, name: Name, body: PredictIn) -> Predictions:
     """Label texts or documents with the version behind `production` (reloaded when the alias moves)."""
     if (body.texts is None) == (body.document_ids is None):
@@ -207,32 +229,44 @@ def predict(request: Request, name: Name, body: PredictIn) -> Predictions:
         else predictor.predict_documents(name, body.document_ids or [])
     )
     return Predictions(
-        model=name, model_version=outputs[0].version, predictions=[o.to_json() for o in outputs]
+        model=name,
+        model_version=outputs[0].version,
+        predictions=[PredictionOut.model_validate(o.to_json()) for o in outputs],
     )
 
 
-@router.get("/api/lineage/models/{name}/{version}", dependencies=[Depends(require_read)])
+@router.get(
+    "/api/lineage/models/{name}/{version}",
+    dependencies=[Depends(require_read)],
+    response_model_exclude_unset=True,
+)
 def lineage_model(
     request: Request,
     name: Name,
     version: Version,
     limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> ModelLineage:
     from harvest.train.lineage import model_lineage
 
-    return model_lineage(settings_of(request), name, version, limit=limit, offset=offset)
+    return ModelLineage.model_validate(
+        model_lineage(settings_of(request), name, version, limit=limit, offset=offset)
+    )
 
 
 @router.get("/api/lineage/documents/{document_id}", dependencies=[Depends(require_read)])
-def lineage_document(request: Request, document_id: Id) -> dict[str, Any]:
+def lineage_document(request: Request, document_id: Id) -> DocumentLineage:
     from harvest.train.lineage import document_lineage
 
-    return document_lineage(settings_of(request), document_id)
+    return DocumentLineage.model_validate(document_lineage(settings_of(request), document_id))
 
 
-@router.get("/api/lineage/predictions/{prediction_id}", dependencies=[Depends(require_read)])
-def lineage_prediction(request: Request, prediction_id: Id) -> dict[str, Any]:
+@router.get(
+    "/api/lineage/predictions/{prediction_id}",
+    dependencies=[Depends(require_read)],
+    response_model_exclude_unset=True,
+)
+def lineage_prediction(request: Request, prediction_id: Id) -> PredictionLineage:
     from harvest.train.lineage import prediction_lineage
 
-    return prediction_lineage(settings_of(request), prediction_id)
+    return PredictionLineage.model_validate(prediction_lineage(settings_of(request), prediction_id))
