@@ -37,7 +37,8 @@ def decrypt(data: bytes, part: str = "p", key: BackupKey = KEY) -> bytes:
 def test_encryption_round_trips_any_size(size: int) -> None:
     data = os.urandom(size)
     sealed = encrypt(data)
-    assert data[:64] not in sealed or size == 0
+    # a short plaintext can occur in random ciphertext by chance (1 byte: almost surely); 16+ cannot
+    assert data[:64] not in sealed or size < 16
     assert decrypt(sealed) == data
 
 
