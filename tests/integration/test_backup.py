@@ -38,6 +38,7 @@ from tests.demo_corpus import demo_corpus
 pytestmark = pytest.mark.slow
 QUERIES = ["solar farm near Lisbon", "battery storage on the grid", "Acme Corporation recycling"]
 ARTIFACT = os.urandom(200_000)
+MLFLOW_ARTIFACT = "mlflow/1/0123abcd/artifacts/classification_report.json"
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +74,9 @@ def corpus(
         store.put("models/run-1/model.pt", ARTIFACT)
         with store.writer("snapshots/train/part-0.parquet") as out:
             out.write(b"PAR1" + ARTIFACT[:5000])
+        # MLflow writes its artifacts into the store itself: no checksum of ours comes with them
+        (objects / MLFLOW_ARTIFACT).parent.mkdir(parents=True)
+        (objects / MLFLOW_ARTIFACT).write_bytes(b'{"macro_f1": 0.9}')
         yield settings
 
 
@@ -132,7 +136,11 @@ def test_round_trip_through_s3_into_a_fresh_data_dir(
     mlflow = manifest.database("mlflow")
     assert mlflow is not None and mlflow.tables == {"public.experiments": 2}
     assert manifest.objects_mode == "copied"
-    assert {o.key for o in manifest.objects} == {"models/run-1/model.pt", "snapshots/train/part-0.parquet"}
+    assert {o.key for o in manifest.objects} == {
+        "models/run-1/model.pt",
+        "snapshots/train/part-0.parquet",
+        MLFLOW_ARTIFACT,
+    }
     assert manifest.raw.versions > 20 and manifest.database("harvest") is not None
     before = state_of(corpus)
     assert before["counts"]["public.entity_mentions"] > 0 and len(before["vectors"]) > 50
@@ -141,7 +149,7 @@ def test_round_trip_through_s3_into_a_fresh_data_dir(
     fresh = make_settings(data_dir=tmp_path / "fresh", backup_schedule="off", **s3["settings"])
     try:
         report = restore_backup(fresh, "latest", source=url)
-        assert report.indexes["hnsw"] >= 1 and report.objects == 2
+        assert report.indexes["hnsw"] >= 1 and report.objects == 3
         after = state_of(fresh)
         assert after["bodies"] == before["bodies"]  # same versions, seq numbers and body hashes
         assert after["vectors"] == before["vectors"]
@@ -153,6 +161,7 @@ def test_round_trip_through_s3_into_a_fresh_data_dir(
         }
         assert after["results"] == before["results"]
         assert open_object_store(fresh).get("models/run-1/model.pt") == ARTIFACT
+        assert open_object_store(fresh).get(MLFLOW_ARTIFACT) == b'{"macro_f1": 0.9}'
         with harvest_database(fresh).named(mlflow_database).connect() as conn:
             assert conn.execute("SELECT name FROM experiments ORDER BY id").fetchall() == [
                 ("baseline",),

@@ -204,7 +204,10 @@ def _objects(settings: Settings, location: BackupLocation, writer: _Writer) -> t
         return "referenced", [ObjectEntry(info.key, info.size, info.sha256) for info in items]
     entries = []
     for info in items:
-        with writer.part(f"objects/{info.key}", compress=False) as part, store.open(info.key) as source:
+        with (
+            writer.part(f"objects/{info.key}", compress=False) as part,
+            store.open(info.key, allow_unchecked=True) as source,
+        ):
             while chunk := source.read(CHUNK_SIZE):
                 part.write(chunk)
             record = writer.keep(part.finish())

@@ -61,12 +61,16 @@ class ByteStream(Protocol):
 
 
 class ChecksumReader(io.RawIOBase):
-    """Reads a stream through SHA-256; at EOF the digest must equal the expected one."""
+    """Reads a stream through SHA-256; at EOF the digest must equal the expected one. An object with no
+    stored checksum is refused unless `allow_unchecked` (objects other programs wrote, e.g. MLflow)."""
 
-    def __init__(self, raw: ByteStream, expected_sha256: str | None, key: str) -> None:
+    def __init__(
+        self, raw: ByteStream, expected_sha256: str | None, key: str, *, allow_unchecked: bool = False
+    ) -> None:
         self._raw = raw
         self._expected = expected_sha256
         self._key = key
+        self._allow_unchecked = allow_unchecked
         self._hash = hashlib.sha256()
         self._checked = False
 
@@ -87,6 +91,8 @@ class ChecksumReader(io.RawIOBase):
             return
         self._checked = True
         if self._expected is None:
+            if self._allow_unchecked:
+                return
             raise StoreCorruptionError(f"object {self._key!r} has no stored checksum; it cannot be verified")
         actual = self._hash.hexdigest()
         if actual != self._expected:
@@ -228,8 +234,10 @@ class ObjectStore(ABC):
         """Store bytes, a binary stream (read to its end, streamed) or a file path under `key`."""
 
     @abstractmethod
-    def open(self, key: str) -> IO[bytes]:
-        """A streaming reader; reading to the end verifies the checksum (StoreCorruptionError)."""
+    def open(self, key: str, *, allow_unchecked: bool = False) -> IO[bytes]:
+        """A streaming reader; reading to the end verifies the checksum (StoreCorruptionError). Objects
+        written by other programs into the store (MLflow's artifacts) have none: `allow_unchecked`
+        reads them as they are."""
 
     @abstractmethod
     def info(self, key: str) -> ObjectInfo:

@@ -144,11 +144,12 @@ class S3ObjectStore(ObjectStore):
                 source.close()
         return ObjectInfo(key=key, size=size, sha256=digest)
 
-    def open(self, key: str) -> IO[bytes]:
+    def open(self, key: str, *, allow_unchecked: bool = False) -> IO[bytes]:
         with self._errors(key):
             response = self.client.get_object(Bucket=self.bucket, Key=self._full(key))
         expected = self._checksum(key, response.get("Metadata", {}), int(response["ContentLength"]))
-        return io.BufferedReader(ChecksumReader(response["Body"], expected, key), CHUNK_SIZE)
+        reader = ChecksumReader(response["Body"], expected, key, allow_unchecked=allow_unchecked)
+        return io.BufferedReader(reader, CHUNK_SIZE)
 
     def info(self, key: str) -> ObjectInfo:
         with self._errors(key):
