@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     crawl_retries: int = Field(default=2, ge=0, le=10)
     chromium_path: Path = Path("/usr/bin/chromium")
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
-    chunk_max_tokens: int = Field(default=200, ge=16, le=8192)
+    chunk_max_tokens: int = Field(default=250, ge=16, le=8192)
     chunk_overlap_tokens: int = Field(default=32, ge=0, le=4096)
     chunk_min_tokens: int = Field(default=24, ge=0, le=4096)
     near_duplicate_threshold: float = Field(default=0.85, ge=0.5, le=1.0)
