@@ -120,7 +120,7 @@ def extract_page(
         meta["date_source"] = found_date.source
     result = Extraction(
         text=text,
-        title=metadata.title,
+        title=_title_from_heading(metadata.title, text) if extractor == "structure" else metadata.title,
         author=metadata.author,
         description=metadata.description,
         published_at=found_date.value if found_date else None,
@@ -244,7 +244,8 @@ def page_metadata(tree: lxml_html.HtmlElement | None) -> PageMetadata:
     return PageMetadata(_clean_title(title), _clean(author), _clean(found.description), language)
 
 
-_TITLE_SEPARATORS = re.compile(r"\s+[|\u2013\u2014\u00b7\u00bb]\s+|\s+::\s+|\s+-\s+")
+_STRONG_SEPARATORS = re.compile(r"\s+[|\u00b7\u00bb]\s+|\s+::\s+")
+_DASH_SEPARATORS = re.compile(r"\s+[-\u2013\u2014]\s+")
 
 
 def _title_element(tree: lxml_html.HtmlElement) -> str | None:
@@ -253,8 +254,22 @@ def _title_element(tree: lxml_html.HtmlElement) -> str | None:
     if element is None:
         return None
     text = " ".join(element.text_content().split())
-    first = _TITLE_SEPARATORS.split(text, maxsplit=1)[0].strip()
-    return first or text or None
+    parts = _STRONG_SEPARATORS.split(text)
+    if len(parts) == 1:
+        # "Page - Site": a dash separates a site name only when what follows is the shorter part
+        dashed = _DASH_SEPARATORS.split(text)
+        if len(dashed) == 2 and len(dashed[1]) < len(dashed[0]):
+            parts = dashed
+    return parts[0].strip() or text or None
+
+
+def _title_from_heading(title: str | None, text: str) -> str | None:
+    """The content's first heading when the title starts with it (the page's own name, without the
+    site's): "csv — CSV File Reading" for "csv — CSV File Reading - Python 3 docs"."""
+    match = re.match(r"#{1,6} (.+)", text)
+    if match and title and title.casefold().startswith(match.group(1).strip().casefold()):
+        return match.group(1).strip()
+    return title
 
 
 def _clean_title(value: object) -> str | None:
