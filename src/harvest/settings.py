@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     search_vector_weight: float = Field(default=1.0, ge=0, le=100)
     search_keyword_weight: float = Field(default=1.0, ge=0, le=100)
     search_max_query_chars: int = Field(default=1000, ge=10, le=100_000)
+    search_chunk_evidence: float = Field(default=0.3, ge=0, le=10)
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_public_reads: bool = False
