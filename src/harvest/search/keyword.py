@@ -37,7 +37,8 @@ _SQL = (
     "df AS MATERIALIZED (SELECT terms.config, terms.term, (SELECT count(*) FROM (SELECT 1 FROM chunks x "
     "WHERE x.search_config = terms.config AND x.search_vector @@ terms.term LIMIT :common) AS sample) "
     "AS df FROM terms), "
-    "idf AS MATERIALIZED (SELECT config, term, df, ln(1 + (:total - df + 0.5) / (df + 0.5)) AS weight "
+    # never negative, and falling with the frequency even where the row estimate is stale
+    "idf AS MATERIALIZED (SELECT config, term, df, ln(1 + (:total + 0.5) / (df + 0.5)) AS weight "
     "FROM df WHERE df > 0), "
     # candidates: chunks with any word that is not very common (or any word, when all are)
     "pick AS MATERIALIZED (SELECT config, string_agg(term::text, ' | ')::tsquery AS query FROM idf "
