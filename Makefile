@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # for another package would pull a multi-GB CUDA build.
 TORCH  := torch==2.13.0
 
-.PHONY: setup setup-dev demo test lint format lock clean chromium
+.PHONY: setup setup-dev demo test lint lint-deploy format lock clean chromium shellcheck
 
 setup: $(VENV)/.runtime
 setup-dev: $(VENV)/.dev
@@ -37,10 +37,22 @@ chromium:
 	@[ -x /usr/bin/chromium ] || { echo "installing Debian's chromium"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium'; }
 
-lint: setup-dev
+lint: setup-dev lint-deploy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The deploy files: every Dockerfile (hadolint), every workflow (actionlint, which also runs ShellCheck
+# on their scripts), the deploy scripts (ShellCheck). Compose files are checked by tests/deploy.
+DOCKERFILES = $(shell find . -name 'Dockerfile*' -not -path './.venv/*' -not -path '*/node_modules/*')
+lint-deploy: setup-dev shellcheck
+	$(BIN)/hadolint $(DOCKERFILES)
+	$(BIN)/actionlint
+	shellcheck deploy/*.sh
+
+shellcheck:
+	@command -v shellcheck >/dev/null || { echo "installing Debian's shellcheck"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends shellcheck'; }
 
 format: setup-dev
 	$(BIN)/ruff format .

@@ -190,7 +190,14 @@ def main() -> None:
     rng = random.Random(11)
     vocab = pseudo_words(3000, rng)
     data_dir = Path(tempfile.mkdtemp(prefix="harvest-bench-search-"))
-    settings = load_settings(_env_file=None, data_dir=data_dir, log_level="WARNING", api_public_reads=True)
+    settings = load_settings(
+        # a latency benchmark sends searches back to back: no per-client rate limit
+        _env_file=None,
+        data_dir=data_dir,
+        log_level="WARNING",
+        api_public_reads=True,
+        api_rate_limits={},
+    )
     try:
         centres = load_corpus(settings, chunks, rng, vocab)
         q_rng = np.random.default_rng(99)

@@ -202,6 +202,7 @@ def run_cli(
         [sys.executable, "-m", "harvest", *args],
         env=full_env,
         capture_output=True,
+        stdin=subprocess.DEVNULL,  # never waits for input; confirmations see no terminal
         text=True,
         timeout=timeout,
         cwd=Path(__file__).parent,

@@ -1,7 +1,8 @@
 """Harvest's own exceptions: messages a user can act on, each with the exit code and HTTP status it maps to.
 
 Interfaces translate these in exactly one place each (the CLI in `harvest.cli.app`, the API in its
-exception handler). The original low-level error stays in `__cause__`.
+exception handler). The original low-level error stays in `__cause__`. The message suits every interface;
+what to type next at the command line goes in `hint`, which only the CLI shows.
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ class HarvestError(Exception):
     exit_code: ClassVar[int] = 1
     http_status: ClassVar[int] = 500
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, hint: str | None = None) -> None:
         super().__init__(message or self.default_message)
+        self.hint = hint
 
     @property
     def message(self) -> str:
         return str(self.args[0])
+
+    @property
+    def cli_message(self) -> str:
+        """The message with the command-line hint, e.g. "no source named 'x' (see `harvest source list`)"."""
+        return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
 class ConfigError(HarvestError):

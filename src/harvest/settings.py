@@ -6,6 +6,7 @@ Nothing else in Harvest reads `os.environ`; code asks `get_settings()` (built on
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -22,6 +23,44 @@ Environment = Literal["development", "production"]
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_API_TOKEN = "change-me"  # noqa: S105 - refused outside development by the validator below
+MIN_PRODUCTION_TOKEN_CHARS = 32
+# URL query parameters that carry secrets (libpq's password=, MongoDB's, S3-style signatures, tokens)
+_SECRET_PARAMS = re.compile(r"(pass(word|wd)?|pwd|secret|token|key|signature|credential)", re.IGNORECASE)
+
+
+# Requests per client (address) per time unit on the API's expensive endpoints; `off` (or 0) disables one.
+DEFAULT_RATE_LIMITS = "search=30/s,crawl=10/min,run=30/min,train=5/min,predict=30/s"
+_UNITS = {
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+}
+
+
+def parse_rate_limits(text: str) -> dict[str, tuple[float, float]]:
+    """`search=30/s,crawl=10/min` -> {"search": (30, 1), "crawl": (10, 60)}; `off`/0 leaves a group out."""
+    limits: dict[str, tuple[float, float]] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        group, sep, spec = part.partition("=")
+        count, slash, unit = spec.strip().partition("/")
+        if not sep or not group.strip():
+            raise ValueError(f"{part!r} is not GROUP=COUNT/UNIT (e.g. search=30/s, crawl=10/min, run=off)")
+        if count.strip().lower() in {"off", "0", "none", "unlimited"}:
+            continue
+        try:
+            number = float(count)
+        except ValueError:
+            raise ValueError(f"{part!r}: {count!r} is not a number of requests") from None
+        window = _UNITS.get(unit.strip().lower() or "s") if slash or not unit else None
+        if window is None or not 0 < number <= 1e6:
+            raise ValueError(f"{part!r} is not GROUP=COUNT/UNIT with a unit of s, min or h (e.g. 30/s)")
+        limits[group.strip()] = (number, window)
+    return limits
 
 
 class Settings(BaseSettings):
@@ -80,6 +119,10 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_public_reads: bool = False
     api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    api_max_body_mb: float = Field(default=1.0, gt=0, le=1024)
+    api_rate_limits: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
+        default_factory=lambda: parse_rate_limits(DEFAULT_RATE_LIMITS)
+    )
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     worker_heartbeat_s: float = Field(default=10.0, gt=0, le=600)
     worker_stalled_after_s: float = Field(default=60.0, gt=0, le=86_400)
@@ -89,6 +132,14 @@ class Settings(BaseSettings):
     entity_threshold: float = Field(default=88.0, ge=50, le=100)
     entity_type_thresholds: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     entity_resolve_threshold: float = Field(default=0.85, ge=0.5, le=1.0)
+    backup_url: str | None = None
+    backup_schedule: str = "0 3 * * *"
+    backup_keep_daily: int = Field(default=7, ge=0, le=10_000)
+    backup_keep_weekly: int = Field(default=4, ge=0, le=10_000)
+    backup_encryption_key: SecretStr | None = None
+    backup_compression_level: int = Field(default=3, ge=1, le=19)
+    backup_max_mbps: float = Field(default=0.0, ge=0)
+    pg_bin_dir: Path | None = None
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod
@@ -109,10 +160,46 @@ class Settings(BaseSettings):
     def _check_schedule(cls, value: str | None) -> str | None:
         if not value:
             return None
+        from harvest.cron import check_cron
+
+        return check_cron(value)
+
+    @field_validator("api_rate_limits", mode="before")
+    @classmethod
+    def _parse_rate_limits(cls, value: object) -> object:
+        return parse_rate_limits(value) if isinstance(value, str) else value
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _check_backup_schedule(cls, value: str | None) -> str:
+        # "off" rather than None: a disabled schedule must reach child processes (settings_env skips None)
+        if not value or value.strip().lower() in {"off", "none", "never", "false"}:
+            return "off"
         from croniter import croniter
 
         if not croniter.is_valid(value):
-            raise ValueError("must be a cron expression such as '0 3 * * *' (daily at 03:00)")
+            raise ValueError("must be a cron expression such as '0 3 * * *' (daily at 03:00), or 'off'")
+        return value
+
+    @field_validator("backup_url")
+    @classmethod
+    def _check_backup_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme == "s3" and not parts.netloc:
+            raise ValueError("an S3 URL needs a bucket: s3://BUCKET/optional/prefix")
+        if parts.scheme not in {"s3", "file", ""}:
+            raise ValueError("must be s3://BUCKET/prefix, file:///path or a local directory")
+        return value
+
+    @field_validator("backup_encryption_key")
+    @classmethod
+    def _check_backup_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `harvest backup keygen`)")
         return value
 
     @field_validator("entity_type_thresholds", mode="before")
@@ -205,14 +292,34 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and self.api_token.get_secret_value() == DEFAULT_API_TOKEN:
+        token = self.api_token.get_secret_value()
+        if self.environment == "production" and token == DEFAULT_API_TOKEN:
             raise ValueError("HARVEST_API_TOKEN must be set to a secret of your own in production")
+        if self.environment == "production" and len(token) < MIN_PRODUCTION_TOKEN_CHARS:
+            raise ValueError(
+                f"HARVEST_API_TOKEN must be at least {MIN_PRODUCTION_TOKEN_CHARS} characters in production "
+                f"(it has {len(token)}); e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         return self
 
     @property
     def embedded_database(self) -> bool:
         """True when Harvest runs its own PostgreSQL under the data directory."""
         return self.database_url is None
+
+    @property
+    def backup_cron(self) -> str | None:
+        """The automatic backup's cron expression, None when disabled."""
+        return None if self.backup_schedule == "off" else self.backup_schedule
+
+    @property
+    def database_identity(self) -> str:
+        """Which database these settings mean, without secrets: lets a CLI recognise the API of its own
+        installation (the same embedded data directory, or the same server and database)."""
+        if self.database_url is None:
+            return f"embedded:{self.data_dir}:{self.database_name}"
+        parts = urlsplit(self.database_url)
+        return f"{parts.username or ''}@{parts.hostname or ''}:{parts.port or 5432}{parts.path}?{parts.query}"
 
     @property
     def pgdata_dir(self) -> Path:
@@ -233,7 +340,10 @@ def _describe(error: ValidationError) -> str:
     setting = f"HARVEST_{name.upper()}"
     value = first.get("input")
     shown = (
-        "" if name in {"api_token", "s3_secret_access_key"} or not isinstance(value, str) else f"={value!r}"
+        ""
+        if name in {"api_token", "s3_secret_access_key", "backup_encryption_key"}
+        or not isinstance(value, str)
+        else f"={value!r}"
     )
     return f"{setting}{shown}: {message}"
 
@@ -264,16 +374,40 @@ def settings_env(settings: Settings) -> dict[str, str]:
             value = value.get_secret_value()
         elif isinstance(value, list):
             value = ",".join(str(v) for v in value)
+        elif isinstance(value, dict):  # TYPE=SCORE pairs, or GROUP=COUNT/UNIT rate limits
+            value = ",".join(f"{k}={_env_item(v)}" for k, v in value.items())
         env[f"HARVEST_{name.upper()}"] = str(value)
     return env
 
 
+def _env_item(value: object) -> str:
+    if isinstance(value, tuple) and len(value) == 2:
+        count, window = value
+        unit = {1.0: "s", 60.0: "min", 3600.0: "h"}[float(window)]
+        return f"{count:g}/{unit}"
+    return str(value)
+
+
 def _mask_url_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
+    """The URL with its password masked, in the user part and in query parameters (password=…)."""
+    from urllib.parse import parse_qsl, urlencode
+
+    parts = original = urlsplit(url)
+    if parts.password is not None:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":****@", 1))
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if any(_SECRET_PARAMS.search(name) for name, _ in pairs):
+            masked_pairs = [(n, "****" if _SECRET_PARAMS.search(n) else v) for n, v in pairs]
+            parts = parts._replace(query=urlencode(masked_pairs, safe="/:*@"))
+    if parts == original:
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    # urlunsplit drops the // of an empty host (postgresql:///db?host=…): keep the original's
+    return (
+        parts.geturl().replace(f"{parts.scheme}:/", f"{parts.scheme}:///", 1)
+        if not parts.netloc
+        else parts.geturl()
+    )
 
 
 def masked(settings: Settings) -> dict[str, str]:

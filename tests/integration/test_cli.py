@@ -101,12 +101,18 @@ def test_config_show_masks_secrets(data_dir: Path) -> None:
         "HARVEST_API_TOKEN": "token-do-not-show",
         "HARVEST_S3_SECRET_ACCESS_KEY": "s3-do-not-show",
         "HARVEST_DATABASE_URL": "postgresql://harvest:pw-do-not-show@db.internal:5432/harvest",
+        "HARVEST_RAW_STORE_URL": "mongodb://mongo.internal/h?authSource=admin&password=q-do-not-show",
     }
     result = run_cli("config", "show", env=env)
     assert result.returncode == 0
     assert "do-not-show" not in result.stdout
-    assert "db.internal" in result.stdout
+    assert "db.internal" in result.stdout and "authSource=admin" in result.stdout
     assert "HARVEST_API_TOKEN" in result.stdout
+    as_json = run_cli("config", "show", "--json", env=env)
+    import json
+
+    shown = json.loads(as_json.stdout)
+    assert shown["HARVEST_RAW_STORE_URL"].endswith("password=****") and "do-not-show" not in as_json.stdout
 
 
 def one_error_line(result: object) -> str:

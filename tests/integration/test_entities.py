@@ -79,6 +79,27 @@ def test_extraction_is_incremental(corpus: Settings) -> None:
     assert extract_mentions(corpus).chunks == 0  # nothing new, catalog unchanged
 
 
+def test_forced_extraction_scans_everything_again_without_duplicates(corpus: Settings) -> None:
+    from harvest.entities.service import list_candidates
+
+    def counts() -> tuple[int, int]:
+        with get_engine(corpus).connect() as conn:
+            chunks = conn.execute(text("SELECT count(*) FROM chunks")).scalar_one()
+            mentions = conn.execute(text("SELECT count(*) FROM entity_mentions")).scalar_one()
+        return int(chunks), int(mentions)
+
+    chunks, mentions = counts()
+
+    def candidates() -> list[tuple[str, int, int]]:
+        return [(c["name"], c["mentions"], c["documents"]) for c in list_candidates(corpus)]
+
+    before = candidates()
+    report = extract_mentions(corpus, force=True)  # e.g. after HARVEST_ENTITY_THRESHOLD changed
+    assert report.chunks == chunks and report.mentions == mentions
+    assert counts() == (chunks, mentions)
+    assert candidates() == before  # recounted, not doubled
+
+
 def test_bad_imports_name_row_and_column_and_change_nothing(corpus: Settings, tmp_path: Path) -> None:
     engine = get_engine(corpus)
 
@@ -209,12 +230,17 @@ def test_search_filtered_by_entity(corpus: Settings) -> None:
 def test_entities_api(corpus: Settings) -> None:
     with TestClient(create_app(corpus)) as client:
         found = client.get("/api/entities", params={"q": "Acmee Corp"}, headers=AUTH)
-        assert found.status_code == 200 and found.json()[0]["name"] == "Acme Corporation"
-        entity_id = found.json()[0]["id"]
+        assert found.status_code == 200 and found.json()["items"][0]["name"] == "Acme Corporation"
+        entity_id = found.json()["items"][0]["id"]
+        listed = client.get("/api/entities", params={"limit": 2}, headers=AUTH).json()  # no q: all, by name
+        assert len(listed["items"]) == 2 and listed["total"] > 2 and listed["next_offset"] == 2
+        names = [e["name"] for e in listed["items"]]
+        assert names == sorted(names)
         one = client.get(f"/api/entities/{entity_id}", headers=AUTH).json()
         assert "ACME" in one["aliases"]
         mentions = client.get(f"/api/entities/{entity_id}/mentions", headers=AUTH).json()
-        assert {"Acmee Corp", "ACME Corporation"} <= {m["surface"] for m in mentions}
+        assert {"Acmee Corp", "ACME Corporation"} <= {m["surface"] for m in mentions["items"]}
+        assert mentions["total"] == one["mentions"]
         assert client.get(f"/api/entities/{entity_id}/related", headers=AUTH).status_code == 200
         assert (
             client.post("/api/entities/merge", json={"first": entity_id, "second": entity_id}).status_code
@@ -226,4 +252,9 @@ def test_entities_api(corpus: Settings) -> None:
         assert same.status_code == 422 and "itself" in same.json()["error"]["message"]
         assert client.get("/api/entities/99999999", headers=AUTH).status_code == 404
         filtered = client.get("/api/search", params={"q": "plant", "entity": entity_id}, headers=AUTH)
-        assert filtered.status_code == 200 and filtered.json()["hits"]
+        assert filtered.status_code == 200 and filtered.json()["items"]
+        by_name = client.get("/api/search", params={"q": "plant", "entity": "Acme Corp"}, headers=AUTH)
+        assert by_name.status_code == 200, by_name.text
+        assert [h["url"] for h in by_name.json()["items"]] == [h["url"] for h in filtered.json()["items"]]
+        unknown = client.get("/api/search", params={"q": "plant", "entity": "Zyxwv Qqq"}, headers=AUTH)
+        assert unknown.status_code == 404 and "`harvest" not in unknown.json()["error"]["message"]

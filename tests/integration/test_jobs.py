@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -275,6 +276,26 @@ def test_cli_run_wait_and_pipelines(settings: Settings, workers: Workers, corpus
     assert "succeeded" in done.stdout
     listed = run_cli("pipelines", "list", env=env)
     assert listed.returncode == 0 and "crawl:succeeded" in listed.stdout
+    # --json for scripts: plain JSON on stdout, whatever the terminal width
+    import json
+
+    def as_json(*args: str) -> Any:
+        result = run_cli(*args, "--json", env=env | {"COLUMNS": "20"})
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    pipelines = as_json("pipelines", "list")
+    assert (
+        pipelines[0]["source"] == source
+        and [s["status"] for s in pipelines[0]["stages"]] == ["succeeded"] * 4
+    )
+    assert as_json("pipelines", "show", str(pipelines[0]["id"]))["id"] == pipelines[0]["id"]
+    runs = as_json("runs", "list")
+    assert runs[0]["counts"]["fetched"] > 0
+    assert as_json("runs", "show", str(runs[0]["id"]))["status"] == runs[0]["status"]
+    documents = as_json("documents", "list", "--limit", "3")
+    assert len(documents) == 3 and {"id", "url", "title", "chunks"} <= set(documents[0])
+    assert as_json("db", "status")["running"] is True
     missing = run_cli("run", "no-such-source", env=env)
     assert missing.returncode == 2 and "no source named" in missing.stderr
     schedules = run_cli("schedule", "list", env=env)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from harvest.crawl.runner import run_crawl
 from harvest.crawl.runs import create_run, finish_run
-from harvest.crawl.sources import add_source, source_id
+from harvest.crawl.sources import add_source, edit_source, source_id
 from harvest.crawl.spec import parse_spec
 from harvest.crawl.writer import CrawlWriter, PageOutcome
 from harvest.db.engine import get_engine
@@ -292,3 +292,35 @@ def test_a_killed_process_run_loses_and_duplicates_nothing(db_settings: Settings
         )
     assert len(per_doc) == 120 and {count for _, count in per_doc} == {1}  # 4 paragraphs packed in one
     assert histories == 120
+
+
+def test_force_reprocesses_after_new_rules_and_chunk_settings(settings: Settings) -> None:
+    source = new_source(settings, "https://forced.example.org/")
+    paragraphs = [  # text of its own: no other test's document may make this one a duplicate
+        "Lighthouse keepers trimmed wicks, wound clockwork and logged every passing ship through long "
+        "winter nights, long before automation replaced them with sealed electric lamps and sensors.",
+        "The lens of a lighthouse gathers light into a narrow beam; a first-order Fresnel lens stands "
+        "taller than a person and sends its flash more than twenty nautical miles over open water.",
+        "Each lighthouse flashes its own rhythm, so sailors can tell one coast from another at night by "
+        "counting seconds between the flashes and looking the pattern up in their printed light lists.",
+    ]
+    page = energy_page(paragraphs).replace("<h1>", "<span class='price'>12 EUR</span><h1>")
+    store_pages(settings, source, {"https://forced.example.org/a": (page.encode(), "text/html")})
+    process_pending(settings, source)
+    document = documents_by_url(settings)["https://forced.example.org/a"]
+    before = chunk_ids(settings, document.id)
+    assert process_pending(settings, source).processed == 0  # nothing new: nothing done
+
+    # new extraction rules and a smaller chunk size: only --force applies them to stored pages
+    edit_source(get_engine(settings), source, {"extraction": {"fields": {"price": {"css": ".price::text"}}}})
+    smaller = make_settings(**settings.model_dump() | {"chunk_max_tokens": 24, "chunk_overlap_tokens": 4})
+    report = process_pending(smaller, source, force=True)
+    assert report.processed == 1 and report.chunks_added > 0
+    again = documents_by_url(settings)["https://forced.example.org/a"]
+    assert again.id == document.id and again.fields == {"price": "12 EUR"}
+    after = chunk_ids(settings, document.id)
+    assert len(after) > len(before)  # smaller chunks: more of them (unchanged ones keep their ids)
+    # forced again with the same settings: the same chunks (same ids), nothing added or removed
+    same = process_pending(smaller, source, force=True)
+    assert (same.processed, same.chunks_added, same.chunks_removed) == (1, 0, 0)
+    assert chunk_ids(settings, document.id) == after

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from harvest.db.engine import get_engine
 from harvest.errors import StoreUnavailableError
 from harvest.settings import Settings
-from harvest.storage import RawPageIn, RawStore
+from harvest.storage import RawPageIn, RawPageVersion, RawStore
 from harvest.storage.raw_mongo import MongoRawStore
 from harvest.storage.raw_postgres import PostgresRawStore
 
@@ -211,3 +211,28 @@ def test_get_many_returns_exactly_the_versions_asked_for(store: RawStore) -> Non
         ("s1", "https://example.org/a", 1): b"1",
         ("s1", "https://example.org/b", 1): b"b",
     }
+
+
+def test_restore_versions_keeps_seq_and_versions_and_writes_continue_after(store: RawStore) -> None:
+    store.upsert(page(body=b"<html>one</html>"))
+    store.upsert(page(body="<html>deux é</html>".encode()))
+    store.upsert(page(url="https://example.org/bin", body=bytes(range(256)), source="s2"))
+    exported = [p.to_json(text_body=True) for p in store.changed_since(0)]
+    assert "body_text" in exported[0] and "body_b64" in exported[2]  # binary bodies stay base64
+    assert store.clear() == 3 and store.count() == 0
+    restored = [RawPageVersion.from_json(json.loads(json.dumps(r))) for r in exported]
+    assert store.restore_versions(restored) == 3
+    again = list(store.changed_since(0))
+    assert [(p.seq, p.source, p.url, p.version, p.body) for p in again] == [
+        (p.seq, p.source, p.url, p.version, p.body) for p in restored
+    ]
+    after = store.upsert(page(body=b"<html>three</html>"))
+    assert after.version == 3 and after.seq > max(p.seq for p in restored)
+
+
+def test_from_json_refuses_a_body_that_does_not_match_its_hash() -> None:
+    record = RawPageVersion(
+        "s", "https://e.org/", 1, 1, "0" * 64, b"x", datetime.now(UTC), None, 200, {}, "static", None, {}
+    ).to_json(text_body=True)
+    with pytest.raises(ValueError, match="does not match its content hash"):
+        RawPageVersion.from_json(record)

@@ -197,8 +197,9 @@ def test_without_embeddings_hybrid_falls_back_to_keywords(searcher: Searcher, co
         hybrid = searcher.search(SearchRequest("rooftop beehives", "hybrid"))
         assert hybrid.warnings and "keywords only" in hybrid.warnings[0]
         assert path(hybrid.hits[0].url) == "/articles/urban-beekeeping-paris"
-        with pytest.raises(ConflictError, match="harvest embed"):
+        with pytest.raises(ConflictError, match="no embeddings yet") as refused:
             searcher.search(SearchRequest("rooftop beehives", "vector"))
+        assert "harvest embed" in refused.value.cli_message  # the command line's hint, not the API's
     finally:
         with engine.begin() as conn:
             conn.execute(

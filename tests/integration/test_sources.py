@@ -69,6 +69,9 @@ def test_add_show_edit_list_remove(env: dict[str, str]) -> None:
         (["source", "add", "bad name", "--url", "https://e.org/"], "not a valid source name"),
         (["source", "add", "x", "--url", "https://e.org/", "--render", "magic"], "render"),
         (["source", "add", "x", "--url", "https://e.org/", "--schedule", "often"], "not a cron schedule"),
+        (["source", "add", "x", "--url", "https://e.org/", "--schedule", "61 25 * * *"], "out of range"),
+        (["source", "add", "x", "--url", "https://e.org/", "--schedule", "0 0 31 2 *"], "never fires"),
+        (["source", "remove", "missing"], "no source named 'missing' (see `harvest source list`)"),
         (["source", "add", "x", "--url", "https://e.org/", "--label", "novalue"], "KEY=VALUE"),
         (["source", "edit", "missing", "--max-pages", "3"], "no source named 'missing'"),
         (["crawl", "missing"], "no source named 'missing'"),
@@ -133,3 +136,27 @@ def test_apply_with_one_bad_source_changes_nothing(env: dict[str, str], tmp_path
     assert "fine" not in ok(env, "source", "list")
     file.write_text("sources: [unclosed")
     assert "not valid YAML" in fails(env, "source", "apply", str(file))
+
+
+def test_schedules_json_and_ipv6_hosts_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
+    import json
+
+    ok(env, "source", "add", "v6", "--url", "http://[::1]:18092/", "--schedule", "@daily")
+    listed = json.loads(ok(env, "source", "list", "--json"))
+    v6 = next(s for s in listed if s["name"] == "v6")
+    assert v6["allowed_domains"] == ["::1"] and v6["schedule"] == "@daily"
+    schedules = json.loads(ok(env, "schedule", "list", "--json"))
+    assert [s["source"] for s in schedules] == ["v6"] and schedules[0]["next_at"]
+    ok(env, "source", "edit", "v6", "--schedule", "none")  # removes the schedule
+    assert json.loads(ok(env, "source", "show", "v6", "--json"))["schedule"] is None
+    assert "no schedules" in ok(env, "schedule", "list")
+    file = tmp_path / "cron.yaml"
+    file.write_text(
+        yaml.safe_dump(
+            {"sources": [{"name": "c", "start_urls": ["https://e.org/"], "schedule": "99 99 99 99 99"}]}
+        )
+    )
+    assert "out of range" in fails(env, "source", "apply", str(file))
+    refused = run_cli("source", "remove", "v6", env=env)  # no terminal to ask on: refused, not guessed
+    assert refused.returncode == 2 and "pass --yes" in refused.stderr
+    ok(env, "source", "remove", "v6", "--yes")

@@ -10,13 +10,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from harvest.api.limits import RateLimitedError, retry_after_header
 from harvest.errors import HarvestError
 
 logger = logging.getLogger(__name__)
 
 
-def error_body(status: int, code: str, message: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def error_body(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    if status == 401:
+        headers = (headers or {}) | {"WWW-Authenticate": "Bearer"}
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
@@ -39,7 +41,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def harvest_error(request: Request, error: HarvestError) -> JSONResponse:
         if error.http_status >= 500:
             logger.error("%s %s failed: %s", request.method, request.url.path, error.message)
-        return error_body(error.http_status, _code(error), error.message)
+        headers = retry_after_header(error) if isinstance(error, RateLimitedError) else None
+        return error_body(error.http_status, _code(error), error.message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -55,6 +58,11 @@ def install_error_handlers(app: FastAPI) -> None:
         # e.g. a NUL byte or an out-of-range number that got past validation: the input's fault
         reason = str(getattr(error, "orig", error)).splitlines()[0]
         return error_body(422, "invalid_input", f"the database refused a value: {reason}")
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def unencodable(request: Request, error: UnicodeEncodeError) -> JSONResponse:
+        # JSON can carry a lone surrogate ("\ud800") that no store can: the input's fault, not ours
+        return error_body(422, "invalid_input", "the request contains text that is not valid Unicode")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

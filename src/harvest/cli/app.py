@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 
@@ -10,6 +11,7 @@ from rich.table import Table
 from typer._click.exceptions import ClickException
 
 from harvest import __version__
+from harvest.cli import backup as backup_commands
 from harvest.cli import config as config_commands
 from harvest.cli import crawl as crawl_commands
 from harvest.cli import db as db_commands
@@ -21,7 +23,7 @@ from harvest.cli import search as search_commands
 from harvest.cli import source as source_commands
 from harvest.cli import up as up_commands
 from harvest.cli.context import settings
-from harvest.cli.output import console, error_line
+from harvest.cli.output import JSON_OPTION, console, error_line, print_json
 from harvest.errors import HarvestError
 from harvest.logs import configure_logging
 
@@ -30,7 +32,7 @@ app = typer.Typer(
     help="Harvest: crawl the web into searchable, ML-ready data and trained models.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion; `harvest completion SHELL` too
 )
 app.add_typer(db_commands.app, name="db")
 app.add_typer(config_commands.app, name="config")
@@ -46,12 +48,14 @@ app.command("search")(search_commands.search)
 app.add_typer(search_commands.eval_app, name="eval")
 app.add_typer(search_commands.api_app, name="api")
 app.command("worker")(jobs_commands.worker)
+app.command("scheduler")(jobs_commands.scheduler)
 app.command("run")(jobs_commands.run)
 app.add_typer(jobs_commands.pipelines_app, name="pipelines")
 app.add_typer(jobs_commands.schedule_app, name="schedule")
 app.add_typer(entities_commands.app, name="entities")
 app.command("up")(up_commands.up)
 app.command("demo")(up_commands.demo)
+app.add_typer(backup_commands.app, name="backup")
 
 
 def _version(value: bool) -> None:
@@ -71,19 +75,45 @@ def root(
 
 
 @app.command()
-def status() -> None:
+def status(as_json: bool = JSON_OPTION) -> None:
     """Start what is embedded and check every store: database, raw store, object store."""
+    from dataclasses import asdict
+
+    from harvest.backup import backup_status
+    from harvest.cli.backup import backup_line
     from harvest.cli.db import show_status
     from harvest.health import check_stack
 
     health = check_stack(settings())
+    if as_json:
+        print_json(asdict(health) | {"backup": backup_status(settings()).to_json()})
+        return
     show_status(health.database)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
     for store in health.stores:
         table.add_row(store.name, f"{store.backend}: {store.detail}")
+    table.add_row("backups", backup_line(settings()))
     console.print(table)
+
+
+SHELLS = ("bash", "zsh", "fish", "powershell")
+
+
+@app.command()
+def completion(
+    shell: str = typer.Argument(..., help=f"One of: {', '.join(SHELLS)}."),
+) -> None:
+    """Print the shell completion script, e.g. `eval "$(harvest completion bash)"` in ~/.bashrc
+    (or run `harvest --install-completion` to install it for the current shell)."""
+    from typer._completion_shared import get_completion_script
+
+    if shell not in SHELLS:
+        raise typer.BadParameter(f"{shell!r} is not one of {', '.join(SHELLS)}", param_hint="SHELL")
+    sys.stdout.write(
+        get_completion_script(prog_name="harvest", complete_var="_HARVEST_COMPLETE", shell=shell) + "\n"
+    )
 
 
 def main() -> None:
@@ -94,7 +124,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except HarvestError as error:
-        error_line(error.message)
+        error_line(error.cli_message)
         sys.exit(error.exit_code)
     except typer.Abort:
         error_line("aborted")
@@ -106,4 +136,17 @@ def main() -> None:
     except KeyboardInterrupt:
         error_line("interrupted")
         sys.exit(130)
+    except OSError as error:
+        # a file or folder the user named that cannot be used: one line, not a traceback
+        where = f"{error.filename}: " if error.filename else ""
+        error_line(f"{where}{error.strerror or error}")
+        sys.exit(74)  # EX_IOERR
+    except Exception as error:
+        # a bug: one line to the user, the traceback in the log (HARVEST_LOG_LEVEL=DEBUG shows it)
+        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        error_line(
+            f"internal error ({type(error).__name__}: {error}); "
+            "rerun with HARVEST_LOG_LEVEL=DEBUG for the traceback, and please report it"
+        )
+        sys.exit(70)  # EX_SOFTWARE
     sys.exit(code if isinstance(code, int) else 0)

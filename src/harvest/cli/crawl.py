@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from harvest.cli.context import settings
-from harvest.cli.output import console, escape
-from harvest.crawl.runner import crawl_log_path, run_crawl
-from harvest.crawl.runs import RunView, get_run, list_runs
-from harvest.db.engine import get_engine
+from harvest.cli.output import JSON_OPTION, MAX_ID, console, escape, print_json
+
+if TYPE_CHECKING:
+    from harvest.crawl.runs import RunView
 
 runs_app = typer.Typer(help="Inspect crawl runs.", no_args_is_help=True)
 
@@ -49,8 +50,26 @@ def summary(run: RunView) -> Table:
     return table
 
 
+def run_json(run: RunView) -> dict[str, object]:
+    return {
+        "id": run.id,
+        "source": run.source,
+        "status": run.status,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "elapsed_s": round(run.elapsed_s, 3),
+        "counts": run.counts,
+        "message": run.message,
+        "errors": [{"url": url, "reason": reason} for url, reason in run.errors],
+    }
+
+
 def crawl(source: str = typer.Argument(..., help="Name of the source to crawl.")) -> None:
     """Crawl a source now: live progress, then a summary. Ctrl-C stops cleanly, keeping what was fetched."""
+    from rich.live import Live
+
+    from harvest.crawl.runner import crawl_log_path, run_crawl
+
     current = settings()
     with Live(Text(f"starting crawl of {source}…"), console=console, transient=True) as live:
         run = run_crawl(current, source, on_progress=lambda r: live.update(progress_line(r)))
@@ -72,13 +91,21 @@ def crawl(source: str = typer.Argument(..., help="Name of the source to crawl.")
 @runs_app.command("list")
 def list_command(
     source: str | None = typer.Option(None, help="Only runs of this source."),
-    limit: int = typer.Option(20, help="How many of the latest runs."),
+    limit: int = typer.Option(20, min=1, max=10_000, help="How many of the latest runs."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """The latest crawl runs."""
+    from harvest.crawl.runs import list_runs
+    from harvest.db.engine import get_engine
+
+    found = list_runs(get_engine(settings()), source, limit)
+    if as_json:
+        print_json([run_json(run) for run in found])
+        return
     table = Table(
         "run", "source", "status", "started", "seconds", "fetched", "new", "changed", "unchanged", "failed"
     )
-    for run in list_runs(get_engine(settings()), source, limit):
+    for run in found:
         table.add_row(
             str(run.id),
             run.source,
@@ -91,9 +118,19 @@ def list_command(
 
 
 @runs_app.command("show")
-def show(run_id: int, errors: int = typer.Option(50, help="How many page errors to list.")) -> None:
+def show(
+    run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The run's number (see `harvest runs list`)."),
+    errors: int = typer.Option(50, min=0, help="How many page errors to list."),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """One run: counts, message and the pages that failed, with reasons."""
+    from harvest.crawl.runs import get_run
+    from harvest.db.engine import get_engine
+
     run = get_run(get_engine(settings()), run_id, error_limit=errors)
+    if as_json:
+        print_json(run_json(run))
+        return
     console.print(summary(run))
     if run.message:
         console.print(f"[bold]note:[/] {escape(run.message)}")

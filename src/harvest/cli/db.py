@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from harvest.cli.context import settings
-from harvest.cli.output import console, human_size
-from harvest.db.embedded import EmbeddedPostgres
-from harvest.db.engine import dispose_engines, get_engine
-from harvest.db.migrate import current_revision, upgrade
-from harvest.db.status import DatabaseStatus, database_status
+from harvest.cli.output import JSON_OPTION, console, human_size, print_json
+
+if TYPE_CHECKING:
+    from harvest.db.status import DatabaseStatus
 
 app = typer.Typer(help="Manage Harvest's PostgreSQL database.", no_args_is_help=True)
 
@@ -18,6 +20,9 @@ app = typer.Typer(help="Manage Harvest's PostgreSQL database.", no_args_is_help=
 @app.command()
 def start() -> None:
     """Start the embedded PostgreSQL (if needed) and apply migrations."""
+    from harvest.db.engine import get_engine
+    from harvest.db.status import database_status
+
     get_engine(settings())
     show_status(database_status(settings()))
 
@@ -25,6 +30,9 @@ def start() -> None:
 @app.command()
 def stop() -> None:
     """Stop the embedded PostgreSQL cleanly; its data stays in the data directory."""
+    from harvest.db.embedded import EmbeddedPostgres
+    from harvest.db.engine import dispose_engines
+
     current = settings()
     if not current.embedded_database:
         console.print("HARVEST_DATABASE_URL points at an external server; Harvest does not stop it.")
@@ -37,14 +45,23 @@ def stop() -> None:
 
 
 @app.command()
-def status() -> None:
+def status(as_json: bool = JSON_OPTION) -> None:
     """Show where the database is, its version, extensions, size and migration state."""
-    show_status(database_status(settings()))
+    from harvest.db.status import database_status
+
+    state = database_status(settings())
+    if as_json:
+        print_json(asdict(state))
+        return
+    show_status(state)
 
 
 @app.command("upgrade")
 def upgrade_command() -> None:
     """Apply pending migrations (they also run automatically on start)."""
+    from harvest.db.engine import get_engine
+    from harvest.db.migrate import current_revision, upgrade
+
     engine = get_engine(settings())
     before = current_revision(engine)
     after = upgrade(engine)

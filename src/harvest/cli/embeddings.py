@@ -8,9 +8,6 @@ from rich.table import Table
 
 from harvest.cli.context import settings
 from harvest.cli.output import console, escape
-from harvest.db.engine import get_engine
-from harvest.embeddings.stage import embed_pending
-from harvest.embeddings.store import activate_model, check_model_name, list_models
 
 models_app = typer.Typer(
     help="Embedding models with stored vectors, and which one search uses.", no_args_is_help=True
@@ -24,6 +21,9 @@ def embed(
     ),
 ) -> None:
     """Embed every chunk that has no vector for the model yet (only what is missing; resumable)."""
+    from harvest.embeddings.stage import embed_pending
+    from harvest.embeddings.store import check_model_name
+
     if model is not None:
         check_model_name(model)
     with Progress(
@@ -59,6 +59,9 @@ def embed(
 @models_app.command("list")
 def list_command() -> None:
     """Models with vectors: dimension, coverage of the chunks, and the active one."""
+    from harvest.db.engine import get_engine
+    from harvest.embeddings.store import list_models
+
     table = Table("model", "dimension", "vectors", "chunks", "active")
     for model in list_models(get_engine(settings())):
         table.add_row(
@@ -77,6 +80,9 @@ def activate(
     force: bool = typer.Option(False, help="Activate even though some chunks have no vector for it yet."),
 ) -> None:
     """Make a model the one search uses (atomic: searches never see a gap)."""
+    from harvest.db.engine import get_engine
+    from harvest.embeddings.store import activate_model, check_model_name
+
     model = activate_model(get_engine(settings()), check_model_name(name), force=force)
     console.print(
         f"active model: {escape(model.name)} ({model.vectors} vectors, dimension {model.dimension})"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -10,14 +9,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from harvest.cli.context import settings
-from harvest.cli.output import console, escape
+from harvest.cli.output import JSON_OPTION, MAX_ID, check_output_file, console, escape, input_file, print_json
 
 app = typer.Typer(help="Entities: catalog, fuzzy mentions, resolution, relations.", no_args_is_help=True)
 
 
 @app.command("import")
 def import_(
-    file: Path = typer.Argument(..., help="CSV (header: name, id, aliases 'a|b', other columns) or JSONL."),
+    file: Path = input_file("CSV (header: name, id, aliases 'a|b', other columns) or JSONL."),
     entity_type: str | None = typer.Option(
         None, "--type", "-t", help="organization, person, product, place, … (or a `type` column)"
     ),
@@ -36,7 +35,11 @@ def import_(
 
 
 @app.command("extract")
-def extract() -> None:
+def extract(
+    force: bool = typer.Option(
+        False, "--force", help="Scan every chunk again (after changing thresholds), not only new ones."
+    ),
+) -> None:
     """Find catalog entities in chunks not yet scanned against the current catalog."""
     from harvest.entities.service import extract_mentions
 
@@ -50,7 +53,9 @@ def extract() -> None:
     ) as progress:
         task = progress.add_task("extract", total=None)
         report = extract_mentions(
-            settings(), on_progress=lambda done, total: progress.update(task, completed=done, total=total)
+            settings(),
+            force=force,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     console.print(
         f"scanned {report.chunks} chunks: {report.mentions} mentions, {report.candidates} new name "
@@ -72,9 +77,11 @@ def resolve() -> None:
 
 @app.command("dedupe")
 def dedupe(
-    file: Path = typer.Argument(..., help="A CSV file with a header row."),
+    file: Path = input_file("A CSV file with a header row."),
     fields: str = typer.Option(..., "--fields", "-f", help="Columns to compare, the name first: name,city"),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Output CSV (default FILE.clusters.csv)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", callback=check_output_file, help="Output CSV (default FILE.clusters.csv)."
+    ),
     threshold: float | None = typer.Option(
         None, min=0.5, max=1.0, help="Match score 0.5 to 1 (default from settings)."
     ),
@@ -99,12 +106,18 @@ def dedupe(
 def search(
     name: str = typer.Argument(..., help="A name, misspelled or not."),
     entity_type: str | None = typer.Option(None, "--type", "-t"),
-    limit: int = typer.Option(10, "-k", min=1, max=100),
+    limit: int = typer.Option(10, "-k", "--limit", min=1, max=100),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Typo-tolerant lookup of entities by name."""
+    from dataclasses import asdict
+
     from harvest.entities.service import search_entities
 
     found = search_entities(settings(), name, limit, entity_type)
+    if as_json:
+        print_json([asdict(view) for view in found])
+        return
     if not found:
         console.print(f"no entity named like {escape(name)!r}")
         return
@@ -126,7 +139,7 @@ def search(
 @app.command("show")
 def show(
     name: str = typer.Argument(..., help="An entity id or name (fuzzy)."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Aliases, attributes, mentions, top related entities and the mention trend."""
     from dataclasses import asdict
@@ -135,9 +148,7 @@ def show(
 
     view = find_entity(settings(), name)
     if as_json:
-        console.print_json(
-            json.dumps(asdict(view) | {"mentions_list": mentions_of(settings(), view.id, 20)}, default=str)
-        )
+        print_json(asdict(view) | {"mentions_list": mentions_of(settings(), view.id, 20)})
         return
     console.print(
         f"[bold]{escape(view.name)}[/] ({view.type}, entity {view.id}, cluster of {len(view.members)})"
@@ -158,7 +169,9 @@ def show(
 
 
 @app.command("merge")
-def merge(first: int = typer.Argument(...), second: int = typer.Argument(...)) -> None:
+def merge(
+    first: int = typer.Argument(..., min=1, max=MAX_ID), second: int = typer.Argument(..., min=1, max=MAX_ID)
+) -> None:
     """Declare two entities the same thing (kept across every later resolution)."""
     from harvest.entities.service import link
 
@@ -167,7 +180,9 @@ def merge(first: int = typer.Argument(...), second: int = typer.Argument(...)) -
 
 
 @app.command("split")
-def split(first: int = typer.Argument(...), second: int = typer.Argument(...)) -> None:
+def split(
+    first: int = typer.Argument(..., min=1, max=MAX_ID), second: int = typer.Argument(..., min=1, max=MAX_ID)
+) -> None:
     """Declare two entities different things (kept across every later resolution)."""
     from harvest.entities.service import link
 
@@ -176,13 +191,19 @@ def split(first: int = typer.Argument(...), second: int = typer.Argument(...)) -
 
 
 @app.command("candidates")
-def candidates(limit: int = typer.Option(30, "-k", min=1, max=500)) -> None:
+def candidates(
+    limit: int = typer.Option(30, "-k", "--limit", min=1, max=500), as_json: bool = JSON_OPTION
+) -> None:
     """Recurring names in the text that match no entity: proposals for the catalog."""
     from harvest.entities.service import list_candidates
 
+    found = list_candidates(settings(), limit)
+    if as_json:
+        print_json(found)
+        return
     table = Table()
     for column in ("id", "name", "mentions", "documents"):
         table.add_column(column)
-    for row in list_candidates(settings(), limit):
+    for row in found:
         table.add_row(str(row["id"]), escape(row["name"]), str(row["mentions"]), str(row["documents"]))
     console.print(table)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.live import Live
 from rich.table import Table
 
 from harvest.cli.context import settings
-from harvest.cli.output import console, escape
-from harvest.db.engine import get_engine
+from harvest.cli.output import JSON_OPTION, MAX_ID, LiveView, console, escape, print_json
 from harvest.errors import StoreUnavailableError
-from harvest.jobs.pipeline import PipelineView, get_pipeline, list_pipelines
 from harvest.settings import Settings
+
+if TYPE_CHECKING:
+    from harvest.jobs.pipeline import PipelineView
 
 pipelines_app = typer.Typer(
     help="Pipeline runs (crawl → process → entities → embed) on the task queue.", no_args_is_help=True
@@ -31,6 +31,8 @@ def worker(
     ),
 ) -> None:
     """Run queued jobs until stopped (SIGTERM / Ctrl-C: running jobs finish first)."""
+    import asyncio
+
     from harvest.jobs.worker import run_worker
 
     current = settings()
@@ -73,14 +75,22 @@ def wait_for(
     workers_alive: Callable[[], bool] | None = None,
 ) -> PipelineView:
     """Follow a pipeline run live until it ends; hints when no worker seems to be taking the job."""
+    from harvest.db.engine import get_engine
+    from harvest.jobs.pipeline import get_pipeline
+
     engine = get_engine(current or settings())
     started = time.monotonic()
     hinted = False
-    with Live(pipeline_table(view), console=console, refresh_per_second=4) as live:
+    seen: dict[str, str] = {}
+    with LiveView(pipeline_table(view)) as live:
         while not view.done:
             time.sleep(0.5)
             view = get_pipeline(engine, view.id)
             live.update(pipeline_table(view))
+            for stage in view.stages:
+                if seen.get(stage.stage, "queued") != stage.status:
+                    live.note(f"pipeline {view.id} · {stage.stage}: {stage.status}")
+                seen[stage.stage] = stage.status
             waited = time.monotonic() - started
             if not hinted and waited > 10 and view.status == "queued":
                 hinted = True
@@ -109,15 +119,30 @@ def run(
             raise typer.Exit(1)
 
 
+def pipeline_json(view: PipelineView) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(view) | {"stages": [asdict(s) | {"elapsed_s": round(s.elapsed_s, 3)} for s in view.stages]}
+
+
 @pipelines_app.command("list")
 def pipelines_list(
-    source: str | None = typer.Option(None, "--source", "-s"), limit: int = typer.Option(20, min=1, max=500)
+    source: str | None = typer.Option(None, "--source", "-s"),
+    limit: int = typer.Option(20, min=1, max=500),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Recent pipeline runs."""
+    from harvest.db.engine import get_engine
+    from harvest.jobs.pipeline import list_pipelines
+
+    found = list_pipelines(get_engine(settings()), source, limit)
+    if as_json:
+        print_json([pipeline_json(view) for view in found])
+        return
     table = Table()
     for column in ("id", "source", "status", "trigger", "created", "stages"):
         table.add_column(column)
-    for view in list_pipelines(get_engine(settings()), source, limit):
+    for view in found:
         table.add_row(
             str(view.id),
             escape(view.source),
@@ -130,13 +155,20 @@ def pipelines_list(
 
 
 @pipelines_app.command("show")
-def pipelines_show(run_id: int = typer.Argument(...)) -> None:
+def pipelines_show(run_id: int = typer.Argument(..., min=1, max=MAX_ID), as_json: bool = JSON_OPTION) -> None:
     """One pipeline run, stage by stage."""
-    console.print(pipeline_table(get_pipeline(get_engine(settings()), run_id)))
+    from harvest.db.engine import get_engine
+    from harvest.jobs.pipeline import get_pipeline
+
+    view = get_pipeline(get_engine(settings()), run_id)
+    if as_json:
+        print_json(pipeline_json(view))
+        return
+    console.print(pipeline_table(view))
 
 
 @pipelines_app.command("cancel")
-def pipelines_cancel(run_id: int = typer.Argument(...)) -> None:
+def pipelines_cancel(run_id: int = typer.Argument(..., min=1, max=MAX_ID)) -> None:
     """Cancel a pipeline run: waiting stages are dropped, a running one stops at its next checkpoint."""
     from harvest.jobs.pipeline import cancel_pipeline
 
@@ -144,11 +176,14 @@ def pipelines_cancel(run_id: int = typer.Argument(...)) -> None:
 
 
 @schedule_app.command("list")
-def schedule_list() -> None:
+def schedule_list(as_json: bool = JSON_OPTION) -> None:
     """Every schedule, when it fires next, and when it last started a pipeline."""
     from harvest.jobs.schedule import list_schedules
 
     views = list_schedules(settings())
+    if as_json:
+        print_json(views)
+        return
     if not views:
         console.print("no schedules: set one with `harvest source edit NAME --schedule '0 3 * * *'`")
         return
@@ -160,7 +195,20 @@ def schedule_list() -> None:
             escape(view.source),
             escape(view.schedule),
             view.origin,
-            view.next_at.strftime("%Y-%m-%d %H:%M"),
+            view.next_at.strftime("%Y-%m-%d %H:%M")
+            if view.next_at
+            else f"[red]never: {escape(view.error or '')}[/]",
             view.last_scheduled_run.strftime("%Y-%m-%d %H:%M") if view.last_scheduled_run else "never",
         )
     console.print(table)
+
+
+def scheduler() -> None:
+    """Run the schedules: queue each minute's tick and start the pipelines whose cron fires (one
+    process per installation is enough, more are harmless; workers run the stages). SIGTERM stops it."""
+    import asyncio
+
+    from harvest.jobs.scheduler import run_scheduler
+
+    console.print("scheduler: starting each source's pipeline when its schedule fires; Ctrl-C stops")
+    asyncio.run(run_scheduler(settings()))

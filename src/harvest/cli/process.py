@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from harvest.cli.context import settings
-from harvest.cli.output import console, escape
-from harvest.db.engine import get_engine
-from harvest.process.documents import document_json, get_document, list_documents
-from harvest.process.runner import process_pending
+from harvest.cli.output import JSON_OPTION, MAX_ID, console, escape, print_json
 
 documents_app = typer.Typer(help="Inspect processed documents.", no_args_is_help=True)
 
 
-def process(source: str | None = typer.Argument(None, help="Only this source (default: all).")) -> None:
+def process(
+    source: str | None = typer.Argument(None, help="Only this source (default: all)."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Process every page again, not only new versions: after changing extraction rules or "
+        "HARVEST_CHUNK_* settings. Unchanged chunks keep their vectors.",
+    ),
+) -> None:
     """Turn new raw page versions into documents and chunks (only what changed since the last run)."""
+    from harvest.process.runner import process_pending
+
     with Progress(
         TextColumn("processing"),
         BarColumn(),
@@ -32,6 +37,7 @@ def process(source: str | None = typer.Argument(None, help="Only this source (de
         report = process_pending(
             settings(),
             source,
+            force=force,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if report.processed == 0 and report.missing_raw == 0:
@@ -60,11 +66,19 @@ def process(source: str | None = typer.Argument(None, help="Only this source (de
 def list_command(
     source: str | None = typer.Option(None, help="Only documents of this source."),
     limit: int = typer.Option(50, min=1, max=10_000),
-    offset: int = typer.Option(0, min=0),
+    offset: int = typer.Option(0, min=0, max=MAX_ID),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Documents with title, language, chunk count, and duplicate or skip status."""
+    from harvest.db.engine import get_engine
+    from harvest.process.documents import list_documents
+
+    found = list_documents(get_engine(settings()), source=source, limit=limit, offset=offset)
+    if as_json:
+        print_json(found)
+        return
     table = Table("id", "source", "title / url", "lang", "chunks", "status")
-    for doc in list_documents(get_engine(settings()), source=source, limit=limit, offset=offset):
+    for doc in found:
         if doc.skip_reason:
             status = f"[yellow]skipped:[/] {escape(doc.skip_reason)}"
         elif doc.duplicate_of:
@@ -79,14 +93,17 @@ def list_command(
 
 @documents_app.command("show")
 def show(
-    document_id: int,
+    document_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The document's id."),
     as_json: bool = typer.Option(False, "--json", help="Everything as JSON (text, versions, chunks)."),
 ) -> None:
     """One document: metadata, text, versions, chunks, duplicates."""
+    from harvest.db.engine import get_engine
+    from harvest.process.documents import document_json, get_document
+
     detail = get_document(get_engine(settings()), document_id)
     data = document_json(detail)
     if as_json:
-        console.print_json(json.dumps(data, ensure_ascii=False))
+        print_json(data)
         return
     for key in (
         "id",

@@ -6,16 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.table import Table
 
 from harvest.cli.context import settings
-from harvest.cli.output import console, escape
-from harvest.crawl import sources
-from harvest.crawl.spec import parse_spec
-from harvest.db.engine import get_engine
+from harvest.cli.output import (
+    JSON_OPTION,
+    check_output_file,
+    confirm,
+    console,
+    escape,
+    input_file,
+    print_json,
+)
 from harvest.errors import InvalidInputError
-from harvest.storage import open_raw_store
 
 app = typer.Typer(help="Manage crawl sources.", no_args_is_help=True)
 
@@ -47,7 +50,9 @@ def _changes(**options: Any) -> dict[str, Any]:
             continue  # repeatable options not given arrive as empty tuples
         if isinstance(value, tuple):
             value = list(value)
-        if name == "label":
+        if name == "schedule" and value.strip().lower() in {"none", "off", ""}:
+            changes["schedule"] = None  # remove the schedule
+        elif name == "label":
             changes["labels"] = dict(_pairs(value, "label"))
         elif name == "render_rule":
             changes["render_rules"] = [{"pattern": p, "render": r} for p, r in _pairs(value, "render rule")]
@@ -63,7 +68,9 @@ WAIT_FOR_OPT = typer.Option(None, help="CSS selector a browser page must show fi
 CONCURRENCY_OPT = typer.Option(None, help="Parallel requests per domain (default 4).")
 DELAY_OPT = typer.Option(None, help="Seconds between requests to a domain.")
 USER_AGENT_OPT = typer.Option(None, help="User-Agent header.")
-SCHEDULE_OPT = typer.Option(None, help="Cron schedule, e.g. '0 3 * * *'.")
+SCHEDULE_OPT = typer.Option(
+    None, help="Cron schedule (UTC), e.g. '0 3 * * *' or @daily; 'none' removes the schedule."
+)
 
 
 def _given_options(ctx: typer.Context) -> dict[str, Any]:
@@ -94,6 +101,10 @@ def add(
     label: list[str] | None = LABEL_OPT,
 ) -> None:
     """Add a source."""
+    from harvest.crawl import sources
+    from harvest.crawl.spec import parse_spec
+    from harvest.db.engine import get_engine
+
     spec = sources.add_source(get_engine(settings()), parse_spec({"name": name} | _given_options(ctx)))
     console.print(
         f"added source [bold]{escape(spec.name)}[/] ({', '.join(spec.start_urls or spec.sitemap_urls)})"
@@ -121,6 +132,9 @@ def edit(
     label: list[str] | None = LABEL_OPT,
 ) -> None:
     """Change some fields of a source (list options replace the whole list)."""
+    from harvest.crawl import sources
+    from harvest.db.engine import get_engine
+
     changes = _given_options(ctx)
     if not changes:
         raise InvalidInputError("nothing to change: give at least one option (see --help)")
@@ -129,10 +143,17 @@ def edit(
 
 
 @app.command("list")
-def list_command() -> None:
+def list_command(as_json: bool = JSON_OPTION) -> None:
     """List sources."""
+    from harvest.crawl import sources
+    from harvest.db.engine import get_engine
+
+    found = sources.list_sources(get_engine(settings()))
+    if as_json:
+        print_json([spec.model_dump(mode="json") for spec in found])
+        return
     table = Table("name", "start", "render", "scope", "schedule", "labels")
-    for spec in sources.list_sources(get_engine(settings())):
+    for spec in found:
         scope = ", ".join(spec.allowed_domains)
         if spec.max_pages:
             scope += f" (≤{spec.max_pages} pages)"
@@ -148,9 +169,15 @@ def list_command() -> None:
 
 
 @app.command()
-def show(name: str) -> None:
-    """Show one source as YAML (the form `harvest source apply` reads)."""
+def show(name: str, as_json: bool = JSON_OPTION) -> None:
+    """Show one source as YAML (the form `harvest source apply` reads), or every field as JSON."""
+    from harvest.crawl import sources
+    from harvest.db.engine import get_engine
+
     spec = sources.get_source(get_engine(settings()), name)
+    if as_json:
+        print_json(spec.model_dump(mode="json"))
+        return
     console.print(sources.export_yaml([spec]), end="", markup=False, highlight=False)
 
 
@@ -160,10 +187,14 @@ def remove(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Remove a source with its runs, pages and raw page versions."""
+    from harvest.crawl import sources
+    from harvest.db.engine import get_engine
+    from harvest.storage import open_raw_store
+
     engine = get_engine(settings())
-    sources.get_source(engine, name)  # NotFoundError before asking anything
+    sources.source_id(engine, name)  # NotFoundError before asking anything (even for an unreadable row)
     if not yes:
-        typer.confirm(f"Remove source {name!r} and all its crawled data?", abort=True)
+        confirm(f"Remove source {name!r} and all its crawled data?")
     with open_raw_store(settings()) as raw:
         deleted = raw.delete_source(name)
     sources.remove_source(engine, name)
@@ -172,10 +203,13 @@ def remove(
 
 @app.command()
 def apply(
-    path: Path = typer.Argument(..., help="YAML file with `sources:` (see `harvest source export`)."),
+    path: Path = input_file("YAML file with `sources:` (see `harvest source export`)."),
     prune: bool = typer.Option(False, help="Also remove sources that the file does not list."),
 ) -> None:
     """Make the stored sources match a YAML file (idempotent)."""
+    from harvest.crawl import sources
+    from harvest.db.engine import get_engine
+
     specs = sources.load_yaml(path)
     result = sources.apply_sources(get_engine(settings()), specs, prune=prune)
     for label, names in (
@@ -190,9 +224,16 @@ def apply(
 
 @app.command()
 def export(
-    path: Path | None = typer.Argument(None, help="Write to this file instead of the terminal."),
+    path: Path | None = typer.Argument(
+        None, callback=check_output_file, help="Write to this file instead of the terminal."
+    ),
 ) -> None:
     """Write every source as YAML that `harvest source apply` reads back."""
+    import yaml
+
+    from harvest.crawl import sources
+    from harvest.db.engine import get_engine
+
     text = sources.export_yaml(sources.list_sources(get_engine(settings())))
     if path is None:
         console.print(text, end="", markup=False, highlight=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import typer
 
 from harvest.cli.context import settings
@@ -13,17 +12,38 @@ from harvest.errors import StoreUnavailableError
 from harvest.settings import Settings
 from harvest.stack import Stack
 
+API_START_TIMEOUT_S = 60.0
+MODEL_LOAD_TIMEOUT_S = 180.0
 
-def _wait_for_api(current: Settings, port: int, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+def _wait_for_api(current: Settings, port: int, stack: Stack | None = None) -> None:
+    """Until the API answers, then until it reports ready (its query model loaded), so that the first
+    search after "harvest is up" is fast. A model that will not load is reported, not waited for forever."""
+    import httpx
+
+    started = time.monotonic()
+    body: dict[str, object] | None = None
+    while time.monotonic() - started < API_START_TIMEOUT_S + MODEL_LOAD_TIMEOUT_S:
+        if stack is not None and (dead := stack.exited()) is not None:
+            raise StoreUnavailableError(f"the {dead.name} process exited with code {dead.process.returncode}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+            response = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+            body = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            body = None
+        if body is None and time.monotonic() - started > API_START_TIMEOUT_S:
+            break
+        if body is not None and body.get("ready"):
+            return
         time.sleep(0.3)
-    raise StoreUnavailableError(f"the API did not answer on port {port} within {timeout_s:.0f} s")
+    if body is None:
+        raise StoreUnavailableError(
+            f"the API did not answer on port {port} within {API_START_TIMEOUT_S:.0f} s"
+        )
+    console.print(
+        f"[yellow]the API answers, but its query model is not loaded after {MODEL_LOAD_TIMEOUT_S:.0f} s; "
+        "searches will wait for it (see the [api] log)[/]"
+    )
 
 
 def up(
@@ -41,6 +61,8 @@ def up(
     try:
         serve(current, stack, workers=workers, port=port, api=api)
         console.print(f"database: {escape(describe_url(engine.url))}")
+        if workers:
+            console.print(f"backups: {escape(backup_schedule_line(current))}")
         console.print("[bold]harvest is up[/]; Ctrl-C stops it")
         code = stack.wait()
     finally:
@@ -48,14 +70,25 @@ def up(
     raise typer.Exit(code)
 
 
+def backup_schedule_line(current: Settings) -> str:
+    if current.backup_cron is None:
+        return "no automatic backup (HARVEST_BACKUP_SCHEDULE=off)"
+    where = current.backup_url or "backups/ in the object store"
+    return f"automatic, cron '{current.backup_cron}' UTC (HARVEST_BACKUP_SCHEDULE) → {where}"
+
+
 def serve(current: Settings, stack: Stack, *, workers: int, port: int | None, api: bool) -> None:
     api_port = port or current.api_port
     if workers:
         stack.start_workers(workers)
     if api:
+        started = time.monotonic()
         stack.start_api(api_port)
-        _wait_for_api(current, api_port)
-        console.print(f"API: http://127.0.0.1:{api_port}/api  (docs: http://127.0.0.1:{api_port}/docs)")
+        _wait_for_api(current, api_port, stack)
+        console.print(
+            f"API: http://127.0.0.1:{api_port}/api  (docs: http://127.0.0.1:{api_port}/docs), ready "
+            f"in {time.monotonic() - started:.1f} s with the query model loaded"
+        )
 
 
 def demo(

@@ -57,7 +57,7 @@ def create_run(engine: Engine, source_name: str) -> int:
     with Session(engine) as session, session.begin():
         source = session.scalar(select(Source).where(Source.name == source_name).with_for_update())
         if source is None:
-            raise NotFoundError(f"no source named {source_name!r} (see `harvest source list`)")
+            raise NotFoundError(f"no source named {source_name!r}", hint="see `harvest source list`")
         now = datetime.now(UTC)
         for run in session.scalars(
             select(CrawlRun).where(CrawlRun.source_id == source.id, CrawlRun.status.in_(LIVE_STATUSES))
@@ -127,12 +127,24 @@ def get_run(engine: Engine, run_id: int, *, error_limit: int = 50) -> RunView:
         return _view(run, source_name, [(u, r) for u, r in errors])
 
 
-def list_runs(engine: Engine, source_name: str | None = None, limit: int = 20) -> list[RunView]:
-    query = select(CrawlRun, Source.name).join(Source).order_by(CrawlRun.id.desc()).limit(limit)
+def list_runs(
+    engine: Engine, source_name: str | None = None, limit: int = 20, offset: int = 0
+) -> list[RunView]:
+    query = (
+        select(CrawlRun, Source.name).join(Source).order_by(CrawlRun.id.desc()).limit(limit).offset(offset)
+    )
     if source_name is not None:
         query = query.where(Source.name == source_name)
     with Session(engine) as session:
         return [_view(run, name, []) for run, name in session.execute(query).all()]
+
+
+def count_runs(engine: Engine, source_name: str | None = None) -> int:
+    query = select(func.count()).select_from(CrawlRun).join(Source)
+    if source_name is not None:
+        query = query.where(Source.name == source_name)
+    with Session(engine) as session:
+        return int(session.execute(query).scalar_one())
 
 
 def _view(run: CrawlRun, source_name: str, errors: list[tuple[str, str]]) -> RunView:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -14,6 +16,8 @@ from sqlalchemy.orm import Session
 from harvest.crawl.spec import SourceSpec, parse_spec
 from harvest.db.models import Source
 from harvest.errors import ConflictError, InvalidInputError, NotFoundError
+
+logger = logging.getLogger(__name__)
 
 # SourceSpec field -> Source column, where the names differ.
 _COLUMNS = {
@@ -27,9 +31,44 @@ _COLUMNS = {
 }
 
 
+class UnreadableSourceError(InvalidInputError):
+    """A stored source row that no longer validates even with its bad fields reset."""
+
+
 def spec_of(row: Source) -> SourceSpec:
     data = {field: getattr(row, _COLUMNS.get(field, field)) for field in SourceSpec.model_fields}
-    return SourceSpec.model_validate(data)
+    try:
+        return SourceSpec.model_validate(data)
+    except ValidationError as error:
+        return _repaired(row.name, data, error)
+
+
+def _repaired(name: str, data: dict[str, Any], error: ValidationError) -> SourceSpec:
+    """A stored row that does not validate (written by an older version, or by hand) must not take every
+    listing down: its invalid fields read as their defaults, so it can be listed, fixed or removed."""
+    bad = sorted({str(e["loc"][0]) for e in error.errors() if e.get("loc")} - {"name"})
+    logger.error(
+        "stored source has invalid fields; reading them as defaults", extra={"source": name, "fields": bad}
+    )
+    try:
+        return SourceSpec.model_validate({k: v for k, v in data.items() if k not in bad})
+    except ValidationError as again:
+        reason = str(again.errors()[0].get("msg", "invalid")).removeprefix("Value error, ")
+        raise UnreadableSourceError(
+            f"source {name!r} is stored with invalid settings ({reason}); remove it and add it again"
+        ) from again
+
+
+def _readable(row: Source) -> SourceSpec | None:
+    try:
+        return spec_of(row)
+    except UnreadableSourceError:
+        return None  # the file's version replaces it
+
+
+def _storable(spec: SourceSpec) -> SourceSpec:
+    """What reading the row back will give: refused before anything is written if it would not validate."""
+    return parse_spec(spec.model_dump())
 
 
 def _assign(row: Source, spec: SourceSpec) -> None:
@@ -39,6 +78,7 @@ def _assign(row: Source, spec: SourceSpec) -> None:
 
 
 def add_source(engine: Engine, spec: SourceSpec) -> SourceSpec:
+    stored = _storable(spec)
     with Session(engine) as session:
         if session.scalar(select(Source.id).where(Source.name == spec.name)) is not None:
             raise ConflictError(f"a source named {spec.name!r} exists; edit it or choose another name")
@@ -49,7 +89,7 @@ def add_source(engine: Engine, spec: SourceSpec) -> SourceSpec:
             session.commit()
         except IntegrityError as error:
             raise ConflictError(f"a source named {spec.name!r} exists") from error
-        return spec_of(row)
+        return stored
 
 
 def get_source(engine: Engine, name: str) -> SourceSpec:
@@ -64,13 +104,20 @@ def _row(engine: Engine, name: str) -> Source:
     with Session(engine, expire_on_commit=False) as session:
         row = session.scalar(select(Source).where(Source.name == name))
         if row is None:
-            raise NotFoundError(f"no source named {name!r} (see `harvest source list`)")
+            raise NotFoundError(f"no source named {name!r}", hint="see `harvest source list`")
         return row
 
 
 def list_sources(engine: Engine) -> list[SourceSpec]:
+    """Every source that can be read (one that cannot even with defaults is logged and left out)."""
+    specs = []
     with Session(engine) as session:
-        return [spec_of(row) for row in session.scalars(select(Source).order_by(Source.name))]
+        for row in session.scalars(select(Source).order_by(Source.name)):
+            try:
+                specs.append(spec_of(row))
+            except UnreadableSourceError as error:
+                logger.error("source left out of the list: %s", error.message)
+    return specs
 
 
 def edit_source(engine: Engine, name: str, changes: dict[str, Any]) -> SourceSpec:
@@ -78,12 +125,12 @@ def edit_source(engine: Engine, name: str, changes: dict[str, Any]) -> SourceSpe
     with Session(engine) as session:
         row = session.scalar(select(Source).where(Source.name == name))
         if row is None:
-            raise NotFoundError(f"no source named {name!r} (see `harvest source list`)")
+            raise NotFoundError(f"no source named {name!r}", hint="see `harvest source list`")
         merged = spec_of(row).model_dump() | changes
         new_urls = "start_urls" in changes or "sitemap_urls" in changes
         if new_urls and "allowed_domains" not in changes:
             merged["allowed_domains"] = []  # derive them again from the new URLs
-        spec = parse_spec(merged)
+        spec = _storable(parse_spec(merged))
         if spec.name != name:
             raise InvalidInputError("a source cannot be renamed; add a new one and remove the old")
         _assign(row, spec)
@@ -96,7 +143,7 @@ def remove_source(engine: Engine, name: str) -> None:
     with Session(engine) as session:
         deleted = session.execute(delete(Source).where(Source.name == name).returning(Source.id)).all()
         if not deleted:
-            raise NotFoundError(f"no source named {name!r} (see `harvest source list`)")
+            raise NotFoundError(f"no source named {name!r}", hint="see `harvest source list`")
         session.commit()
 
 
@@ -132,14 +179,14 @@ def apply_sources(engine: Engine, specs: list[SourceSpec], *, prune: bool = Fals
     created, updated, unchanged, removed = [], [], [], []
     with Session(engine) as session:
         existing = {row.name: row for row in session.scalars(select(Source))}
-        for spec in specs:
+        for spec in map(_storable, specs):
             row = existing.get(spec.name)
             if row is None:
                 row = Source(name=spec.name)
                 _assign(row, spec)
                 session.add(row)
                 created.append(spec.name)
-            elif spec_of(row) != spec:
+            elif _readable(row) != spec:
                 _assign(row, spec)
                 updated.append(spec.name)
             else:

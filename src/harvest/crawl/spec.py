@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -12,7 +13,6 @@ from harvest.errors import InvalidInputError
 
 RenderMode = Literal["static", "browser"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_CRON = re.compile(r"^(@(hourly|daily|weekly|monthly|yearly)|(\S+\s+){4}\S+)$")
 
 
 def check_http_url(url: str) -> str:
@@ -88,20 +88,14 @@ class SourceSpec(BaseModel):
     @field_validator("allowed_domains")
     @classmethod
     def _domains(cls, values: list[str]) -> list[str]:
-        cleaned = []
-        for value in values:
-            domain = value.strip().lower().rstrip(".")
-            if not domain or "/" in domain or ":" in domain or " " in domain:
-                raise ValueError(f"{value!r} is not a domain name (write example.org, not a URL)")
-            cleaned.append(domain)
-        return cleaned
+        return clean_domains(values)
 
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
-        if value is not None and not _CRON.match(value.strip()):
-            raise ValueError(f"{value!r} is not a cron schedule (five fields, e.g. '0 3 * * *', or @daily)")
-        return value.strip() if value else None
+        from harvest.cron import check_cron
+
+        return check_cron(value) if value and value.strip() else None
 
     @field_validator("extraction")
     @classmethod
@@ -143,7 +137,7 @@ class SourceSpec(BaseModel):
             raise ValueError("a source needs at least one start URL or sitemap URL")
         if not self.allowed_domains:
             hosts = {urlsplit(u).hostname or "" for u in [*self.start_urls, *self.sitemap_urls]}
-            self.allowed_domains = sorted(h for h in hosts if h)
+            self.allowed_domains = clean_domains(sorted(h for h in hosts if h))
         return self
 
     def render_for(self, url: str) -> RenderMode:
@@ -152,6 +146,22 @@ class SourceSpec(BaseModel):
             if re.search(rule.pattern, url):
                 return rule.render
         return self.render
+
+
+def clean_domains(values: list[str]) -> list[str]:
+    """Allowed domains as the crawler compares them: lower case, no trailing dot, IPs in canonical form."""
+    cleaned = []
+    for value in values:
+        domain = value.strip().lower().rstrip(".")
+        try:  # an IP address is a scope too (IPv6 without brackets, as URLs' hostnames give it)
+            cleaned.append(str(ipaddress.ip_address(domain.strip("[]"))))
+            continue
+        except ValueError:
+            pass
+        if not domain or "/" in domain or ":" in domain or " " in domain:
+            raise ValueError(f"{value!r} is not a domain name (write example.org, not a URL)")
+        cleaned.append(domain)
+    return cleaned
 
 
 def _check_pattern(value: str) -> str:

@@ -29,7 +29,7 @@ def server_url(settings: Settings, *, start: bool = True) -> URL:
     state = server.start() if start else server.state()
     if not state.running:
         raise StoreUnavailableError(
-            "the embedded PostgreSQL is not running; start it with `harvest db start`"
+            "the embedded PostgreSQL is not running", hint="start it with `harvest db start`"
         )
     return make_url(state.uri(settings.database_name)).set(drivername="postgresql+psycopg")
 

@@ -475,3 +475,26 @@ class EntityCandidate(Timestamped, Base):
     mentions: Mapped[int] = mapped_column(Integer, server_default="0")
     documents: Mapped[int] = mapped_column(Integer, server_default="0")
     status: Mapped[str] = mapped_column(String(16), server_default="new")
+
+
+BACKUP_STATUSES = ("running", "succeeded", "failed", "interrupted")
+
+
+class BackupRun(Timestamped, Base):
+    """One `harvest backup create` (by hand or on schedule): where it went, how it ended, how big it was.
+    `harvest status` and /api/health show the latest ones, so a failing nightly backup is seen."""
+
+    __tablename__ = "backup_runs"
+    __table_args__ = (CheckConstraint(f"status IN {BACKUP_STATUSES}", name="status"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    backup_id: Mapped[str | None] = mapped_column(String(40))
+    location: Mapped[str] = mapped_column(Text)
+    trigger: Mapped[str] = mapped_column(String(16), server_default="manual")  # manual | schedule
+    status: Mapped[str] = mapped_column(String(16), server_default="running", index=True)
+    started_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    message: Mapped[str | None] = mapped_column(Text)

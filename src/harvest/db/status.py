@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from harvest.db.embedded import EmbeddedPostgres
 from harvest.db.engine import describe_url, get_engine, server_url
@@ -59,3 +59,36 @@ def database_status(settings: Settings) -> DatabaseStatus:
         pgdata=pgdata,
         pid=pid,
     )
+
+
+# What /api/health counts: name shown -> table.
+COUNTED_TABLES = {
+    "sources": "sources",
+    "pages": "pages",
+    "documents": "documents",
+    "chunks": "chunks",
+    "vectors": "chunk_embeddings",
+}
+# Tables estimated to hold fewer rows are counted exactly (a few milliseconds); larger ones are estimates.
+EXACT_COUNT_LIMIT = 200_000
+
+
+def table_counts(conn: Connection) -> tuple[dict[str, int], list[str]]:
+    """Row counts of Harvest's main tables, and the names whose count is an estimate: exact below
+    EXACT_COUNT_LIMIT rows; above, the statistics' live-row estimate (constant time at any size)."""
+    counts: dict[str, int] = {}
+    estimated: list[str] = []
+    for name, table in COUNTED_TABLES.items():
+        estimate = conn.execute(
+            text(
+                "SELECT greatest(c.reltuples::bigint, coalesce(s.n_live_tup, 0)) FROM pg_class c "
+                "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = to_regclass(:t)"
+            ),
+            {"t": table},
+        ).scalar()
+        if estimate is not None and estimate >= EXACT_COUNT_LIMIT:
+            counts[name] = int(estimate)
+            estimated.append(name)
+        else:
+            counts[name] = int(conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one())
+    return counts, estimated

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select, text
@@ -35,9 +36,15 @@ def demo_counts(settings: Settings, source: str = "demo") -> dict[str, int]:
         pages = conn.execute(
             select(func.count()).select_from(Page).where(Page.source_id == source_id)
         ).scalar_one()
-        documents = conn.execute(
-            select(func.count()).select_from(Document).where(Document.source_id == source_id)
-        ).scalar_one()
+        documents, skipped, duplicates = conn.execute(
+            # what the process stage made: canonical documents; pages it skipped (navigation-only,
+            # empty, not HTML) and duplicates are counted apart
+            select(
+                func.count().filter(Document.skip_reason.is_(None), Document.duplicate_of_id.is_(None)),
+                func.count().filter(Document.skip_reason.is_not(None)),
+                func.count().filter(Document.duplicate_of_id.is_not(None)),
+            ).where(Document.source_id == source_id)
+        ).one()
         chunks = conn.execute(
             select(func.count()).select_from(Chunk).join(Document).where(Document.source_id == source_id)
         ).scalar_one()
@@ -60,6 +67,8 @@ def demo_counts(settings: Settings, source: str = "demo") -> dict[str, int]:
     return {
         "pages": int(pages),
         "documents": int(documents),
+        "skipped": int(skipped),
+        "duplicates": int(duplicates),
         "chunks": int(chunks),
         "vectors": int(vectors),
         "entities": int(entities),
@@ -150,7 +159,14 @@ def run_demo(settings: Settings, *, serve_after: bool, site_port: int, api_port:
             console.print(f"[red]the demo pipeline {view.status}[/]; see {escape(str(log_path))}")
             return 1
         searcher = Searcher(settings)
-        for query in DEMO_QUERIES:
+        started = time.perf_counter()
+        model = searcher.load_model()
+        console.print(
+            f"\nloaded the query model {escape(model or '')} in {time.perf_counter() - started:.1f} s; "
+            "searching for:"
+        )
+        for number, query in enumerate(DEMO_QUERIES, start=1):
+            console.print(f"\n[bold]question {number}:[/] {escape(query)}")
             print_results(searcher.search(SearchRequest(query, "hybrid", limit=3)))
         print_entity_links(settings)
         counts = demo_counts(settings)

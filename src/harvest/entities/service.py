@@ -66,11 +66,16 @@ def _index(settings: Settings, engine: Engine) -> AliasIndex:
 
 
 def extract_mentions(
-    settings: Settings, *, on_progress: Callable[[int, int], None] | None = None
+    settings: Settings, *, force: bool = False, on_progress: Callable[[int, int], None] | None = None
 ) -> ExtractReport:
-    """Scan chunks not yet scanned against the current catalog; replace their mentions."""
+    """Scan chunks not yet scanned against the current catalog; replace their mentions. `force` scans
+    every chunk again (e.g. after a threshold changed) and recounts the name candidates."""
     engine = get_engine(settings)
     started = time.perf_counter()
+    if force:
+        with engine.begin() as conn:
+            conn.execute(delete(EntityScan))
+            conn.execute(delete(EntityCandidate).where(EntityCandidate.status == "new"))
     report = ExtractReport(fed_entities=feed_from_fields(engine).created)
     with engine.connect() as conn:
         version = catalog_version(conn)
@@ -295,8 +300,9 @@ def search_entities(
 ) -> list[EntityView]:
     """Typo-tolerant lookup by name: pg_trgm similarity on normalised aliases, then RapidFuzz."""
     from harvest.entities.resolve import name_similarity
+    from harvest.text import check_text
 
-    wanted = normalize(query)
+    wanted = normalize(check_text(query, "the entity name"))
     if not wanted:
         raise InvalidInputError("the entity query is empty")
     engine = get_engine(settings)
@@ -398,13 +404,40 @@ def get_entity(
     )
 
 
+def _cluster_heads(entity_type: str | None) -> Any:
+    heads = select(Entity.id).where(func.coalesce(Entity.cluster_id, Entity.id) == Entity.id)
+    return heads.where(Entity.type == entity_type) if entity_type else heads
+
+
+def list_entities(
+    settings: Settings, entity_type: str | None = None, limit: int = 50, offset: int = 0
+) -> list[EntityView]:
+    """Every entity cluster (one row per cluster), by name."""
+    with get_engine(settings).connect() as conn:
+        ids = conn.execute(
+            _cluster_heads(entity_type).order_by(Entity.name, Entity.id).limit(limit).offset(offset)
+        ).scalars()
+        return [get_entity(settings, entity_id, details=False) for entity_id in list(ids)]
+
+
+def count_entities(settings: Settings, entity_type: str | None = None) -> int:
+    with get_engine(settings).connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(_cluster_heads(entity_type).subquery())
+            ).scalar_one()
+        )
+
+
 def find_entity(settings: Settings, name_or_id: str) -> EntityView:
     """`harvest entities show NAME`: an id, else the best fuzzy match of the name."""
-    if name_or_id.isdigit():
+    if name_or_id.isascii() and name_or_id.isdigit():
+        if not 1 <= int(name_or_id) < 2**63:
+            raise NotFoundError(f"no entity {name_or_id}")
         return get_entity(settings, int(name_or_id))
     found = search_entities(settings, name_or_id, limit=1)
     if not found:
-        raise NotFoundError(f"no entity named like {name_or_id!r} (see `harvest entities search`)")
+        raise NotFoundError(f"no entity named like {name_or_id!r}", hint="see `harvest entities search`")
     return get_entity(settings, found[0].id)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from harvest.db.engine import get_engine
@@ -72,7 +72,7 @@ def start_pipeline(settings: Settings, source: str, *, trigger: str = "manual") 
     with Session(engine) as session, session.begin():
         source_row = session.scalar(select(Source).where(Source.name == source).with_for_update())
         if source_row is None:
-            raise NotFoundError(f"no source named {source!r} (see `harvest source list`)")
+            raise NotFoundError(f"no source named {source!r}", hint="see `harvest source list`")
         live = session.scalar(
             select(PipelineRun.id).where(PipelineRun.source_id == source_row.id, PipelineRun.status.in_(LIVE))
         )
@@ -256,12 +256,28 @@ def get_pipeline(engine: Engine, run_id: int) -> PipelineView:
         return _view(run, source)
 
 
-def list_pipelines(engine: Engine, source: str | None = None, limit: int = 20) -> list[PipelineView]:
+def list_pipelines(
+    engine: Engine, source: str | None = None, limit: int = 20, offset: int = 0
+) -> list[PipelineView]:
     with Session(engine) as session:
-        query = select(PipelineRun, Source.name).join(Source).order_by(PipelineRun.id.desc()).limit(limit)
+        query = (
+            select(PipelineRun, Source.name)
+            .join(Source)
+            .order_by(PipelineRun.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
         if source is not None:
             query = query.where(Source.name == source)
         return [_view(run, name) for run, name in session.execute(query).all()]
+
+
+def count_pipelines(engine: Engine, source: str | None = None) -> int:
+    query = select(func.count()).select_from(PipelineRun).join(Source)
+    if source is not None:
+        query = query.where(Source.name == source)
+    with Session(engine) as session:
+        return int(session.execute(query).scalar_one())
 
 
 def _view(run: PipelineRun, source: str) -> PipelineView:

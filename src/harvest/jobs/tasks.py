@@ -14,6 +14,7 @@ from harvest.db.engine import get_engine
 from harvest.db.models import PipelineRun, PipelineStage, Source
 from harvest.jobs.pipeline import STAGE_TASK, fail_pipeline, mark_running, mark_stage, queue_next
 from harvest.jobs.queue import app
+from harvest.jobs.schedule import TICK_QUEUE
 from harvest.jobs.stages import STAGE_FUNCTIONS, Progress, StageCancelled
 from harvest.settings import get_settings
 
@@ -91,7 +92,7 @@ def run_stage(context: JobContext, pipeline_run_id: int, stage: str) -> None:
 
 
 @app.periodic(cron="* * * * *")
-@app.task(name="harvest.schedule_tick", queueing_lock="harvest.schedule_tick")
+@app.task(name="harvest.schedule_tick", queueing_lock="harvest.schedule_tick", queue=TICK_QUEUE)
 def schedule_tick(timestamp: int) -> None:
     """Once a minute (exactly once across all workers: procrastinate defers each periodic timestamp
     once): start the pipelines whose schedules fire at this minute."""
@@ -100,3 +101,7 @@ def schedule_tick(timestamp: int) -> None:
     started = fire_schedules(get_settings(), datetime.fromtimestamp(timestamp, UTC))
     if started:
         logger.info("schedule: started pipelines %s", started)
+
+
+# The automatic backup's tasks live with the backup schedule; importing them here registers them.
+import harvest.jobs.backups  # noqa: E402, F401

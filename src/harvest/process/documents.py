@@ -56,6 +56,14 @@ def list_documents(
         ]
 
 
+def count_documents(engine: Engine, *, source: str | None = None) -> int:
+    query = select(func.count()).select_from(Document)
+    if source is not None:
+        query = query.join(Source, Source.id == Document.source_id).where(Source.name == source)
+    with Session(engine) as session:
+        return int(session.execute(query).scalar_one())
+
+
 def get_document(engine: Engine, document_id: int) -> DocumentDetail:
     with Session(engine, expire_on_commit=False) as session:
         row = session.execute(
@@ -64,7 +72,7 @@ def get_document(engine: Engine, document_id: int) -> DocumentDetail:
             .where(Document.id == document_id)
         ).first()
         if row is None:
-            raise NotFoundError(f"no document {document_id} (see `harvest documents list`)")
+            raise NotFoundError(f"no document {document_id}", hint="see `harvest documents list`")
         document, source = row
         versions = [
             (v.page_version, v.text_hash, v.created_at)

@@ -52,8 +52,13 @@ def save_documents(conn: Connection, batch: list[Processed]) -> None:
     ids = conn.execute(upsert, rows).scalars().all()
     for item, document_id in zip(batch, ids, strict=True):
         item.document_id = int(document_id)
+    versions = insert(DocumentVersion)
     conn.execute(
-        insert(DocumentVersion).on_conflict_do_nothing(),
+        # a version processed again (forced, after new rules) keeps the text it has now
+        versions.on_conflict_do_update(
+            index_elements=[DocumentVersion.document_id, DocumentVersion.page_version],
+            set_={k: versions.excluded[k] for k in ("title", "text", "text_hash", "skip_reason")},
+        ),
         [
             {
                 "document_id": item.document_id,

@@ -62,32 +62,35 @@ class WorkItem:
     field_rules: dict[str, dict[str, str]]
 
 
-def _pending_filter(source_id: int | None) -> list[object]:
-    conditions: list[object] = [
-        Page.version > 0,
-        or_(
-            Document.id.is_(None),
-            Document.page_version < Page.version,
-            Document.processor_version < PROCESSOR_VERSION,
-        ),
-    ]
+def _pending_filter(source_id: int | None, force: bool = False) -> list[object]:
+    conditions: list[object] = [Page.version > 0]
+    if not force:  # forced: every page's latest version again (new extraction rules or chunk settings)
+        conditions.append(
+            or_(
+                Document.id.is_(None),
+                Document.page_version < Page.version,
+                Document.processor_version < PROCESSOR_VERSION,
+            )
+        )
     if source_id is not None:
         conditions.append(Page.source_id == source_id)
     return conditions
 
 
-def count_pending(engine: Engine, source_id: int | None = None) -> int:
+def count_pending(engine: Engine, source_id: int | None = None, force: bool = False) -> int:
     query = (
         select(func.count())
         .select_from(Page)
         .outerjoin(Document, Document.page_id == Page.id)
-        .where(and_(*_pending_filter(source_id)))  # type: ignore[arg-type]
+        .where(and_(*_pending_filter(source_id, force)))  # type: ignore[arg-type]
     )
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
 
 
-def next_batch(engine: Engine, size: int, source_id: int | None, after_page_id: int) -> list[WorkItem]:
+def next_batch(
+    engine: Engine, size: int, source_id: int | None, after_page_id: int, force: bool = False
+) -> list[WorkItem]:
     query = (
         select(
             Page.id,
@@ -100,7 +103,7 @@ def next_batch(engine: Engine, size: int, source_id: int | None, after_page_id: 
         )
         .join(Source, Source.id == Page.source_id)
         .outerjoin(Document, Document.page_id == Page.id)
-        .where(and_(*_pending_filter(source_id)), Page.id > after_page_id)  # type: ignore[arg-type]
+        .where(and_(*_pending_filter(source_id, force)), Page.id > after_page_id)  # type: ignore[arg-type]
         .order_by(Page.id)
         .limit(size)
     )
@@ -123,9 +126,11 @@ def process_pending(
     settings: Settings,
     source: str | None = None,
     *,
+    force: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ProcessReport:
-    """Process every pending page version (of one source, or all); `on_progress(done, total)`."""
+    """Process every pending page version (of one source, or all); `on_progress(done, total)`. `force`
+    processes every page's latest version again: after changing extraction rules or chunk settings."""
     engine = get_engine(settings)
     source_id = _source_id(engine, source) if source else None
     counter = token_counter(settings.embedding_model)
@@ -136,12 +141,12 @@ def process_pending(
     with engine.connect() as lock_conn:
         # one process run at a time: two would race to mark the same duplicates
         if not lock_conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _PROCESS_LOCK_KEY}).scalar():
-            raise ConflictError("another `harvest process` is running on this database; wait for it")
+            raise ConflictError("processing is already running on this database; wait for it to finish")
         try:
-            total = count_pending(engine, source_id)
+            total = count_pending(engine, source_id, force)
             with open_raw_store(settings) as raw:
                 after = 0
-                while batch := next_batch(engine, settings.process_batch_size, source_id, after):
+                while batch := next_batch(engine, settings.process_batch_size, source_id, after, force):
                     after = batch[-1].page_id
                     _process_batch(engine, raw, batch, settings, counter, policy, report)
                     if on_progress is not None:
@@ -225,5 +230,5 @@ def _source_id(engine: Engine, name: str) -> int:
     with engine.connect() as conn:
         found = conn.execute(select(Source.id).where(Source.name == name)).scalar()
     if found is None:
-        raise NotFoundError(f"no source named {name!r} (see `harvest source list`)")
+        raise NotFoundError(f"no source named {name!r}", hint="see `harvest source list`")
     return int(found)

@@ -8,8 +8,8 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,8 @@ from harvest.errors import ConflictError, InvalidInputError, NotFoundError
 from harvest.search.keyword import JOINS, KeywordCandidate, highlight_query, keyword_candidates
 from harvest.search.ranking import ChunkScore, DocumentScore, Evidence, documents, fuse, tiered
 from harvest.search.request import MAX_WINDOW, Filters, SearchRequest, check_page
+from harvest.search.results import SearchHit as SearchHit  # re-exported: where callers look for them
+from harvest.search.results import SearchResults as SearchResults
 from harvest.search.snippets import HEADLINE_OPTIONS, safe_snippet
 from harvest.search.text_config import FALLBACK_CONFIG, text_config
 from harvest.settings import Settings
@@ -32,35 +34,6 @@ logger = logging.getLogger(__name__)
 CONFIG_CACHE_S = 30.0
 VECTOR_MIN_DEPTH = 100  # chunks read from the HNSW index at least
 VECTOR_MAX_DEPTH = 20_000
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    document_id: int
-    chunk_id: str
-    score: float
-    title: str | None
-    url: str
-    source: str
-    language: str | None
-    heading: str | None
-    snippet: str  # HTML: text escaped, matched words in <mark>
-    published_at: datetime | None
-    fetched_at: datetime | None
-    ranks: dict[str, int] = field(default_factory=dict)  # rank in each candidate list (1 = best)
-
-
-@dataclass(frozen=True)
-class SearchResults:
-    query: str | None
-    mode: str
-    model: str | None
-    hits: list[SearchHit]
-    limit: int
-    offset: int
-    next_offset: int | None
-    took_ms: float
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -101,7 +74,10 @@ class Searcher:
             if request.mode in {"vector", "hybrid"}:
                 if model is None:
                     if request.mode == "vector":
-                        raise ConflictError("no embeddings yet: run `harvest embed` before a vector search")
+                        raise ConflictError(
+                            "no embeddings yet: embed the chunks before a vector search",
+                            hint="run `harvest embed`",
+                        )
                     warnings.append("no embeddings yet: hybrid search used keywords only")
                 else:
                     try:
@@ -182,7 +158,7 @@ class Searcher:
             canonical = row.duplicate_of_id or row.id
             model = self._model(conn)
             if model is None:
-                raise ConflictError("no embeddings yet: run `harvest embed` first")
+                raise ConflictError("no embeddings yet: embed the chunks first", hint="run `harvest embed`")
             mean = conn.execute(
                 text(
                     f"SELECT avg(e.embedding::vector({model.dimension}))::text FROM chunk_embeddings e "
@@ -194,7 +170,7 @@ class Searcher:
             if mean is None:
                 raise ConflictError(
                     f"document {document_id} has no vectors for model {model.name!r} yet "
-                    "(it has no chunks, or `harvest embed` has not reached it)"
+                    "(it has no chunks, or embedding has not reached it yet)"
                 )
             candidates = self._vector_candidates(
                 conn,
@@ -357,6 +333,25 @@ class Searcher:
         found = active_model(conn)
         return None if found is None else _Model(*found)
 
+    def load_model(self, *, fallback: bool = True) -> str | None:
+        """Load the query encoder now and encode once, so that the first search does not pay for it:
+        the active model's, else (with `fallback`) the configured one, which embedding will create.
+        Returns its name (None: no active model and no fallback)."""
+        with self.engine.connect() as conn:
+            model = self._model(conn)
+        if model is None and not fallback:
+            return None
+        with self._lock:
+            encoder = self._encoders.get(model.name) if model else None
+            if encoder is None:
+                encoder = get_encoder(self.settings, model.name if model else None)
+                self._encoders[encoder.name] = encoder
+        encoder.encode(["warm up"])
+        return encoder.name
+
+    def model_loaded(self, name: str) -> bool:
+        return name in self._encoders
+
     def _encode(self, model: _Model, query: str) -> str:
         with self._lock:
             encoder = self._encoders.get(model.name)
@@ -387,7 +382,7 @@ class Searcher:
         with self.engine.connect() as conn:
             model = self._model(conn)
             if model is None:
-                raise ConflictError("no embeddings yet: run `harvest embed` first")
+                raise ConflictError("no embeddings yet: embed the chunks first", hint="run `harvest embed`")
             found = self._vector_candidates(
                 conn,
                 model,
@@ -416,7 +411,7 @@ class Searcher:
             )
             for entity in filters.entities:
                 if entity not in known_entities:
-                    raise NotFoundError(f"no entity {entity} (see `harvest entities search`)")
+                    raise NotFoundError(f"no entity {entity}", hint="see `harvest entities search`")
         if not filters.sources:
             return
         known = set(
@@ -426,7 +421,7 @@ class Searcher:
         )
         missing = [name for name in filters.sources if name not in known]
         if missing:
-            raise NotFoundError(f"no source named {missing[0]!r} (see `harvest source list`)")
+            raise NotFoundError(f"no source named {missing[0]!r}", hint="see `harvest source list`")
 
 
 def _candidate_depth(window: int) -> int:
@@ -458,7 +453,7 @@ def _filter_sql(filters: Filters) -> tuple[list[str], dict[str, Any]]:
     if filters.date_from:
         where.append("coalesce(d.published_at, p.last_fetched_at) >= :f_date_from")
         params["f_date_from"] = filters.date_from
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:  # on or before the last day: no upper bound
         where.append("coalesce(d.published_at, p.last_fetched_at) < :f_date_to")
         params["f_date_to"] = filters.date_to + timedelta(days=1)
     for i, entity in enumerate(filters.entities):

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Literal
 
 from harvest.errors import InvalidInputError
+from harvest.text import check_text
 
 Mode = Literal["vector", "keyword", "hybrid"]
 MODES: tuple[Mode, ...] = ("vector", "keyword", "hybrid")
@@ -31,14 +32,15 @@ class Filters:
 
     def __post_init__(self) -> None:
         for label in self.labels:
-            if not _LABEL.match(label):
+            if not _LABEL.match(check_text(label, "label filter")):
                 raise InvalidInputError(f"label filter {label!r} must be KEY or KEY=VALUE")
         for language in self.languages:
             if not _LANGUAGE.match(language):
                 raise InvalidInputError(f"language filter {language!r} is not a language code such as en")
         for source in self.sources:
-            if not source or len(source) > 200 or "\x00" in source:
+            if not source or len(source) > 200:
                 raise InvalidInputError(f"source filter {source!r} is not a source name")
+            check_text(source, "source filter")
         for entity in self.entities:
             if not 1 <= entity < 2**63:
                 raise InvalidInputError(f"entity filter {entity} is not an entity id")
@@ -69,9 +71,7 @@ class SearchRequest:
     vector: tuple[float, ...] | None = None
 
     def validated(self, max_query_chars: int) -> SearchRequest:
-        query = " ".join(self.query.split())
-        if "\x00" in query:
-            raise InvalidInputError("the query contains a NUL character")
+        query = check_text(" ".join(self.query.split()), "the query")
         if not query:
             raise InvalidInputError("the query is empty")
         if len(self.query) > max_query_chars:

@@ -37,9 +37,10 @@ def open_raw_store(settings: Settings) -> RawStore:
     return store
 
 
-def open_object_store(settings: Settings) -> ObjectStore:
-    """The ObjectStore the settings name: S3 for `s3://bucket/prefix`, else a local directory."""
-    url = settings.object_store_url
+def open_object_store(settings: Settings, url: str | None = None) -> ObjectStore:
+    """The ObjectStore the settings name (or `url`, with the settings' S3 credentials): S3 for
+    `s3://bucket/prefix`, else a local directory."""
+    url = url or settings.object_store_url
     if url is None:
         from harvest.storage.objects_local import LocalObjectStore
 

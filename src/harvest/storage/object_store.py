@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 from typing import IO, BinaryIO, Protocol
 
 from harvest.errors import InvalidInputError, StoreCorruptionError
@@ -142,10 +143,85 @@ def _digest_stream(stream: IO[bytes]) -> tuple[str, int]:
     return hasher.hexdigest(), size
 
 
+class ObjectWriter(ABC):
+    """A streaming write: bytes go to the store as they are produced (S3: a multipart upload), hashed on
+    the way. `commit()` makes the object visible under its key with its checksum; `abort()` — or leaving a
+    `with` block by an exception — leaves nothing under the key. Memory stays bounded by a few parts."""
+
+    def __init__(self, key: str) -> None:
+        self.key = check_key(key)
+        self.size = 0
+        self._hash = hashlib.sha256()
+        self._done = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._done:
+            raise ValueError(f"object writer for {self.key!r} is already closed")
+        if data:
+            self._hash.update(data)
+            self.size += len(data)
+            self._write(bytes(data) if not isinstance(data, bytes) else data)
+        return len(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def commit(self) -> ObjectInfo:
+        if self._done:
+            raise ValueError(f"object writer for {self.key!r} is already closed")
+        self._done = True
+        try:
+            return self._commit(self.sha256)
+        except BaseException:
+            self._abort()
+            raise
+
+    def abort(self) -> None:
+        if not self._done:
+            self._done = True
+            self._abort()
+
+    @abstractmethod
+    def _write(self, data: bytes) -> None: ...
+
+    @abstractmethod
+    def _commit(self, sha256: str) -> ObjectInfo: ...
+
+    @abstractmethod
+    def _abort(self) -> None: ...
+
+    def __enter__(self) -> ObjectWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None:
+            self.abort()
+        elif not self._done:
+            self.commit()
+
+
 class ObjectStore(ABC):
     """Objects by key. Implementations must pass `tests/integration/test_object_store_contract.py`."""
 
     backend: str
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the objects are, for messages and manifests (`s3://bucket/prefix/`, `/dir`)."""
+
+    @abstractmethod
+    def writer(self, key: str, *, content_type: str | None = None) -> ObjectWriter:
+        """A streaming writer for `key` (see ObjectWriter): for data produced on the fly, of any size,
+        without a temporary copy."""
+
+    def cleanup_incomplete(self, prefix: str = "", older_than_s: float = 86_400.0) -> int:
+        """Remove what interrupted writers left behind under `prefix` (temporary files, unfinished
+        multipart uploads) that is older than `older_than_s`; returns how many were removed."""
+        return 0
 
     @abstractmethod
     def put(self, key: str, payload: Payload, *, content_type: str | None = None) -> ObjectInfo:
@@ -160,8 +236,9 @@ class ObjectStore(ABC):
         """Size and checksum of an object (NotFoundError when absent)."""
 
     @abstractmethod
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Objects whose key starts with `prefix`, in key order."""
+    def list(self, prefix: str = "", *, checksums: bool = True) -> Iterator[ObjectInfo]:
+        """Objects whose key starts with `prefix`, in key order. `checksums=False` may leave `sha256`
+        unset where fetching it costs a request per object (S3)."""
 
     @abstractmethod
     def delete(self, key: str) -> bool:

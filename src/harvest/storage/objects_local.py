@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from harvest.storage.object_store import (
     ChecksumReader,
     ObjectInfo,
     ObjectStore,
+    ObjectWriter,
     Payload,
     check_key,
     check_prefix,
@@ -44,6 +46,10 @@ class LocalObjectStore(ObjectStore):
                 f"object store directory {root} cannot be created ({error.strerror}); "
                 "set HARVEST_OBJECT_STORE_URL or HARVEST_DATA_DIR to a writable place"
             ) from error
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -68,6 +74,31 @@ class LocalObjectStore(ObjectStore):
         meta_tmp.replace(meta_path)
         return ObjectInfo(key=key, size=size, sha256=digest, modified=_mtime(path))
 
+    def writer(self, key: str, *, content_type: str | None = None) -> ObjectWriter:
+        return _LocalWriter(self, key, content_type)
+
+    def cleanup_incomplete(self, prefix: str = "", older_than_s: float = 86_400.0) -> int:
+        check_prefix(prefix)
+        cutoff = time.time() - older_than_s
+        # a temporary file does not say which key it was for, only its directory
+        within = prefix[: prefix.rfind("/") + 1]
+        removed = 0
+        for directory, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if not (Path(directory) == self.root and d == _META_DIR)]
+            for name in filenames:
+                path = Path(directory) / name
+                relative = path.parent.relative_to(self.root).as_posix()
+                folder = "" if relative == "." else relative + "/"
+                if not name.startswith(_TMP_PREFIX) or not folder.startswith(within):
+                    continue
+                try:
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue  # its writer finished meanwhile
+        return removed
+
     def open(self, key: str) -> IO[bytes]:
         path = self._path(key)
         if not path.is_file():
@@ -83,7 +114,7 @@ class LocalObjectStore(ObjectStore):
         meta = self._read_meta(key)
         return ObjectInfo(key=key, size=path.stat().st_size, sha256=meta.get("sha256"), modified=_mtime(path))
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, checksums: bool = True) -> Iterator[ObjectInfo]:
         check_prefix(prefix)
         keys = []
         for directory, dirnames, filenames in os.walk(self.root):
@@ -114,6 +145,39 @@ class LocalObjectStore(ObjectStore):
         except (OSError, ValueError):
             return {}
         return meta if isinstance(meta, dict) else {}
+
+
+class _LocalWriter(ObjectWriter):
+    """Writes into a temporary file beside the object; commit fsyncs it and renames it into place."""
+
+    def __init__(self, store: LocalObjectStore, key: str, content_type: str | None) -> None:
+        super().__init__(key)
+        self.store = store
+        self.content_type = content_type
+        self.path = store._path(key)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.store._meta_path(key).parent.mkdir(parents=True, exist_ok=True)
+        self._file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by commit/abort
+            dir=self.path.parent, prefix=_TMP_PREFIX, delete=False
+        )
+
+    def _write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def _commit(self, sha256: str) -> ObjectInfo:
+        with self._file:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        meta = {"sha256": sha256, "size": self.size, "content_type": self.content_type}
+        meta_path = self.store._meta_path(self.key)
+        meta_tmp = _write_to_temporary(meta_path, lambda out: out.write(json.dumps(meta).encode()))
+        Path(self._file.name).replace(self.path)
+        meta_tmp.replace(meta_path)
+        return ObjectInfo(key=self.key, size=self.size, sha256=sha256, modified=_mtime(self.path))
+
+    def _abort(self) -> None:
+        self._file.close()
+        Path(self._file.name).unlink(missing_ok=True)
 
 
 def _write_to_temporary(path: Path, write: Callable[[IO[bytes]], object]) -> Path:

@@ -5,8 +5,13 @@ The SHA-256 of each object is stored as user metadata (`x-amz-meta-sha256`) and 
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 import boto3
@@ -20,6 +25,7 @@ from harvest.storage.object_store import (
     ChecksumReader,
     ObjectInfo,
     ObjectStore,
+    ObjectWriter,
     Payload,
     check_key,
     check_prefix,
@@ -28,8 +34,16 @@ from harvest.storage.object_store import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
+# Streaming writes: parts start at 8 MiB and double every 1,000 parts (S3 allows 10,000 per upload),
+# up to 512 MiB, so one object can reach ~2.5 TB; at most this many parts are in flight at once.
+MAX_PART_SIZE = 512 * 1024 * 1024
+PARTS_IN_FLIGHT = 4
+# Objects written by streaming learn their checksum only at the end, after S3 fixed their metadata: it is
+# kept in a small sidecar object under this (unlistable) prefix instead.
+_SIDECAR_PREFIX = ".meta/"
 _CREDENTIAL_ERRORS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken"}
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
@@ -68,8 +82,48 @@ class S3ObjectStore(ObjectStore):
             multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD
         )
 
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
     def _full(self, key: str) -> str:
         return self.prefix + check_key(key)
+
+    def _sidecar(self, key: str) -> str:
+        return self.prefix + _SIDECAR_PREFIX + check_key(key) + ".json"
+
+    def _checksum(self, key: str, metadata: dict[str, str], size: int) -> str | None:
+        """The object's SHA-256: its metadata, else the sidecar a streaming writer left (if it matches)."""
+        if metadata.get("sha256"):
+            return metadata["sha256"]
+        try:
+            with self._errors(key):
+                body = self.client.get_object(Bucket=self.bucket, Key=self._sidecar(key))["Body"].read()
+            meta = json.loads(body)
+        except (NotFoundError, ValueError):
+            return None
+        if not isinstance(meta, dict) or meta.get("size") != size:
+            return None
+        digest = meta.get("sha256")
+        return digest if isinstance(digest, str) else None
+
+    def writer(self, key: str, *, content_type: str | None = None) -> ObjectWriter:
+        return _S3Writer(self, key, content_type)
+
+    def cleanup_incomplete(self, prefix: str = "", older_than_s: float = 86_400.0) -> int:
+        check_prefix(prefix)
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        removed = 0
+        with self._errors():
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] < cutoff:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        removed += 1
+        return removed
 
     def check_bucket(self) -> None:
         """Fail early, with a readable message, when the endpoint, credentials or bucket are wrong."""
@@ -93,20 +147,21 @@ class S3ObjectStore(ObjectStore):
     def open(self, key: str) -> IO[bytes]:
         with self._errors(key):
             response = self.client.get_object(Bucket=self.bucket, Key=self._full(key))
-        expected = response.get("Metadata", {}).get("sha256")
+        expected = self._checksum(key, response.get("Metadata", {}), int(response["ContentLength"]))
         return io.BufferedReader(ChecksumReader(response["Body"], expected, key), CHUNK_SIZE)
 
     def info(self, key: str) -> ObjectInfo:
         with self._errors(key):
             head = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+        size = int(head["ContentLength"])
         return ObjectInfo(
             key=key,
-            size=int(head["ContentLength"]),
-            sha256=head.get("Metadata", {}).get("sha256"),
+            size=size,
+            sha256=self._checksum(key, head.get("Metadata", {}), size),
             modified=head.get("LastModified"),
         )
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, checksums: bool = True) -> Iterator[ObjectInfo]:
         check_prefix(prefix)
         paginator = self.client.get_paginator("list_objects_v2")
         with self._errors():
@@ -114,6 +169,13 @@ class S3ObjectStore(ObjectStore):
         for page in pages:
             for item in page.get("Contents", []):
                 key = item["Key"][len(self.prefix) :]
+                if any(part.startswith(".") for part in key.split("/")):
+                    continue  # sidecars (and nothing a key may name)
+                if not checksums:
+                    yield ObjectInfo(
+                        key=key, size=int(item["Size"]), sha256=None, modified=item["LastModified"]
+                    )
+                    continue
                 # Listing does not return user metadata; ask for it per object so checksums are shown.
                 yield self.info(key)
 
@@ -122,6 +184,7 @@ class S3ObjectStore(ObjectStore):
             return False
         with self._errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=self._full(key))
+            self.client.delete_object(Bucket=self.bucket, Key=self._sidecar(key))
         return True
 
     def exists(self, key: str) -> bool:
@@ -133,6 +196,100 @@ class S3ObjectStore(ObjectStore):
 
     def _errors(self, key: str | None = None) -> _S3Errors:
         return _S3Errors(self, key)
+
+
+class _S3Writer(ObjectWriter):
+    """A multipart upload fed as bytes arrive: full parts are uploaded by a few threads while the producer
+    goes on; a write that fits in one part becomes a single PUT."""
+
+    def __init__(self, store: S3ObjectStore, key: str, content_type: str | None) -> None:
+        super().__init__(key)
+        self.store = store
+        self.full = store._full(key)
+        self.content_type = content_type
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._parts: list[Future[CompletedPartTypeDef]] = []
+        self._slots = threading.Semaphore(PARTS_IN_FLIGHT)
+
+    def _part_size(self) -> int:
+        return int(min(MULTIPART_THRESHOLD * 2 ** (len(self._parts) // 1000), MAX_PART_SIZE))
+
+    def _write(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) >= self._part_size():
+            size = self._part_size()
+            part = bytes(self._buffer[:size])
+            del self._buffer[:size]
+            self._send(part)
+
+    def _send(self, part: bytes) -> None:
+        client, bucket = self.store.client, self.store.bucket
+        if self._upload_id is None:
+            extra: dict[str, Any] = {"ContentType": self.content_type} if self.content_type else {}
+            with self.store._errors(self.key):
+                created = client.create_multipart_upload(Bucket=bucket, Key=self.full, **extra)
+            self._upload_id = created["UploadId"]
+            self._pool = ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
+        for done in self._parts:
+            if done.done() and done.exception() is not None:
+                done.result()  # a failed part fails the write now, not at commit
+        self._slots.acquire()
+        assert self._pool is not None
+        future = self._pool.submit(self._upload_part, len(self._parts) + 1, part)
+        future.add_done_callback(lambda _: self._slots.release())
+        self._parts.append(future)
+
+    def _upload_part(self, number: int, part: bytes) -> CompletedPartTypeDef:
+        assert self._upload_id is not None
+        with self.store._errors(self.key):
+            response = self.store.client.upload_part(
+                Bucket=self.store.bucket,
+                Key=self.full,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=part,
+            )
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def _commit(self, sha256: str) -> ObjectInfo:
+        client, bucket = self.store.client, self.store.bucket
+        if self._upload_id is None:
+            extra: dict[str, Any] = {"Metadata": {"sha256": sha256}}
+            if self.content_type:
+                extra["ContentType"] = self.content_type
+            with self.store._errors(self.key):
+                client.put_object(Bucket=bucket, Key=self.full, Body=bytes(self._buffer), **extra)
+            return ObjectInfo(key=self.key, size=self.size, sha256=sha256)
+        if self._buffer:
+            self._send(bytes(self._buffer))
+            self._buffer.clear()
+        parts = [future.result() for future in self._parts]
+        sidecar = json.dumps({"sha256": sha256, "size": self.size}).encode()
+        with self.store._errors(self.key):
+            # the sidecar first: once the upload completes, the object is never without its checksum
+            client.put_object(Bucket=bucket, Key=self.store._sidecar(self.key), Body=sidecar)
+            client.complete_multipart_upload(
+                Bucket=bucket, Key=self.full, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
+            )
+        self._shutdown()
+        return ObjectInfo(key=self.key, size=self.size, sha256=sha256)
+
+    def _abort(self) -> None:
+        self._buffer.clear()
+        self._shutdown()
+        if self._upload_id is not None:
+            # if this fails too, `cleanup_incomplete` (harvest backup prune) removes the upload later
+            with contextlib.suppress(BotoCoreError, ClientError):
+                self.store.client.abort_multipart_upload(
+                    Bucket=self.store.bucket, Key=self.full, UploadId=self._upload_id
+                )
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 class _S3Errors:

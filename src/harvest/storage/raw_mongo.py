@@ -180,6 +180,23 @@ class MongoRawStore(RawStore):
         with self._guard():
             return self.pages.delete_many({"source": source}).deleted_count
 
+    def restore_versions(self, pages: Iterable[RawPageVersion]) -> int:
+        documents = [_document_for_version(page) for page in pages]
+        if not documents:
+            return 0
+        with self._guard():
+            self.pages.insert_many(documents, ordered=True)
+            self.counters.update_one(
+                {"_id": _COUNTER_ID}, {"$max": {"value": max(d["seq"] for d in documents)}}, upsert=True
+            )
+        return len(documents)
+
+    def clear(self) -> int:
+        with self._guard():
+            deleted = self.pages.delete_many({}).deleted_count
+            self.counters.delete_one({"_id": _COUNTER_ID})
+        return deleted
+
     def close(self) -> None:
         self.client.close()
 
@@ -216,7 +233,7 @@ def _redact(url: str) -> str:
     return f"mongodb://{hosts}/{parsed.get('database') or 'harvest'}"
 
 
-def _document_for(page: RawPageIn, version: int, digest: str) -> dict[str, Any]:
+def _document_for(page: RawPageIn | RawPageVersion, version: int, digest: str) -> dict[str, Any]:
     return {
         "source": page.source,
         "url": page.url,
@@ -233,6 +250,10 @@ def _document_for(page: RawPageIn, version: int, digest: str) -> dict[str, Any]:
         "body_size": len(page.body),
         "meta": dict(page.meta),
     }
+
+
+def _document_for_version(page: RawPageVersion) -> dict[str, Any]:
+    return _document_for(page, page.version, page.content_hash) | {"seq": page.seq}
 
 
 def _version_from(doc: Mapping[str, Any]) -> RawPageVersion:

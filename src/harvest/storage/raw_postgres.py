@@ -158,6 +158,25 @@ class PostgresRawStore(RawStore):
         with self._guard(), self.engine.begin() as conn:
             return conn.execute(delete(_table).where(_table.c.source == source)).rowcount
 
+    def restore_versions(self, pages: Iterable[RawPageVersion]) -> int:
+        rows = [_row_for_version(page) for page in pages]
+        if not rows:
+            return 0
+        with self._guard(), self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK_KEY})
+            conn.execute(insert(_table), rows)
+            conn.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('raw_pages', 'seq'), "
+                    "(SELECT coalesce(max(seq), 1) FROM raw_pages))"
+                )
+            )
+        return len(rows)
+
+    def clear(self) -> int:
+        with self._guard(), self.engine.begin() as conn:
+            return conn.execute(delete(_table)).rowcount
+
     def close(self) -> None:
         """The engine is shared with the rest of Harvest; its owner disposes of it."""
 
@@ -182,7 +201,7 @@ class _ConnectionGuard:
             raise StoreUnavailableError(f"the raw store (PostgreSQL) is unreachable: {first}") from exc
 
 
-def _row_for(page: RawPageIn, version: int, digest: str) -> dict[str, Any]:
+def _row_for(page: RawPageIn | RawPageVersion, version: int, digest: str) -> dict[str, Any]:
     return {
         "source": page.source,
         "url": page.url,
@@ -199,6 +218,10 @@ def _row_for(page: RawPageIn, version: int, digest: str) -> dict[str, Any]:
         "body_size": len(page.body),
         "meta": dict(page.meta),
     }
+
+
+def _row_for_version(page: RawPageVersion) -> dict[str, Any]:
+    return _row_for(page, page.version, page.content_hash) | {"seq": page.seq}
 
 
 def _version_from(row: Row[Any]) -> RawPageVersion:

@@ -1,18 +1,28 @@
-"""/api/entities: fuzzy lookup, one entity, its mentions and related entities, merge and split."""
+"""/api/entities: list or fuzzy lookup, one entity, its mentions and related entities, merge and split."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from harvest.api.auth import require_read, require_write, settings_of
-from harvest.entities.service import get_entity, link, mentions_of, search_entities
+from harvest.api.schemas import EntityOut, EntitySummary, Mention, Page, RelatedEntity, SplitResult, page_of
+from harvest.entities.service import (
+    EntityView,
+    count_entities,
+    get_entity,
+    link,
+    list_entities,
+    mentions_of,
+    search_entities,
+)
 
 router = APIRouter(prefix="/api/entities", tags=["entities"])
 EntityId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+MAX_LOOKUP = 100
 
 
 class Pair(BaseModel):
@@ -20,50 +30,83 @@ class Pair(BaseModel):
     second: int = Field(ge=1, le=2**63 - 1)
 
 
-@router.get("", dependencies=[Depends(require_read)])
-def search(
+def _summary(view: EntityView) -> EntitySummary:
+    data = asdict(view)
+    data.pop("related")
+    data.pop("trend")
+    return EntitySummary.model_validate(data)
+
+
+def _full(view: EntityView) -> EntityOut:
+    return EntityOut.model_validate(asdict(view))
+
+
+@router.get("", response_model=Page[EntitySummary], dependencies=[Depends(require_read)])
+def entities(
     request: Request,
-    q: Annotated[str, Query(min_length=1, max_length=300, description="a name, typos welcome")],
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=300, description="a name to look up, typos welcome (else: list all)"),
+    ] = None,
     type: Annotated[str | None, Query(max_length=50, pattern=r"^[a-z][a-z0-9_-]*$")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> list[dict[str, Any]]:
-    return [asdict(view) for view in search_entities(settings_of(request), q, limit, type)]
+    limit: Annotated[int, Query(ge=1, le=MAX_LOOKUP)] = 10,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Page[EntitySummary]:
+    """Every entity cluster by name, or with `q` the best fuzzy matches of a name, best first."""
+    settings = settings_of(request)
+    if q is None:
+        found = [_summary(v) for v in list_entities(settings, type, limit, offset)]
+        return page_of(found, limit=limit, offset=offset, total=count_entities(settings, type))
+    if offset + limit > MAX_LOOKUP:
+        return page_of([], limit=limit, offset=offset, more=False)
+    ranked = [_summary(v) for v in search_entities(settings, q, offset + limit + 1, type)]
+    return page_of(ranked[offset:], limit=limit, offset=offset)
 
 
-@router.get("/{entity_id}", dependencies=[Depends(require_read)])
-def entity(request: Request, entity_id: EntityId) -> dict[str, Any]:
+@router.get("/{entity_id}", response_model=EntityOut, dependencies=[Depends(require_read)])
+def entity(request: Request, entity_id: EntityId) -> EntityOut:
     """The entity's cluster: name, aliases, attributes, mention counts, related entities, trend."""
-    return asdict(get_entity(settings_of(request), entity_id))
+    return _full(get_entity(settings_of(request), entity_id))
 
 
-@router.get("/{entity_id}/mentions", dependencies=[Depends(require_read)])
+@router.get("/{entity_id}/mentions", response_model=Page[Mention], dependencies=[Depends(require_read)])
 def mentions(
     request: Request,
     entity_id: EntityId,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[dict[str, Any]]:
-    return mentions_of(settings_of(request), entity_id, limit, offset)
+) -> Page[Mention]:
+    """Where the entity (any member of its cluster) is mentioned, as written in the text."""
+    settings = settings_of(request)
+    total = get_entity(settings, entity_id, details=False).mentions
+    found = [Mention.model_validate(m) for m in mentions_of(settings, entity_id, limit, offset)]
+    return page_of(found, limit=limit, offset=offset, total=total)
 
 
-@router.get("/{entity_id}/related", dependencies=[Depends(require_read)])
-def related(request: Request, entity_id: EntityId) -> list[dict[str, Any]]:
-    """Entities mentioned in the same chunks, weighted by how many chunks and documents."""
-    return get_entity(settings_of(request), entity_id).related
+@router.get("/{entity_id}/related", response_model=Page[RelatedEntity], dependencies=[Depends(require_read)])
+def related(
+    request: Request,
+    entity_id: EntityId,
+    limit: Annotated[int, Query(ge=1, le=10)] = 10,
+    offset: Annotated[int, Query(ge=0, le=9)] = 0,
+) -> Page[RelatedEntity]:
+    """Entities mentioned in the same chunks, weighted by how many chunks and documents (the top 10)."""
+    found = [RelatedEntity.model_validate(r) for r in get_entity(settings_of(request), entity_id).related]
+    return page_of(found[offset : offset + limit], limit=limit, offset=offset, total=len(found))
 
 
-@router.post("/merge", dependencies=[Depends(require_write)])
-def merge(request: Request, pair: Pair) -> dict[str, Any]:
+@router.post("/merge", response_model=EntityOut, dependencies=[Depends(require_write)])
+def merge(request: Request, pair: Pair) -> EntityOut:
     """The two are the same thing; kept across every later resolution."""
     link(settings_of(request), pair.first, pair.second, "merge")
-    return asdict(get_entity(settings_of(request), pair.first))
+    return _full(get_entity(settings_of(request), pair.first))
 
 
-@router.post("/split", dependencies=[Depends(require_write)])
-def split(request: Request, pair: Pair) -> dict[str, Any]:
+@router.post("/split", response_model=SplitResult, dependencies=[Depends(require_write)])
+def split(request: Request, pair: Pair) -> SplitResult:
     """The two are different things; kept across every later resolution."""
     link(settings_of(request), pair.first, pair.second, "split")
-    return {
-        "first": asdict(get_entity(settings_of(request), pair.first)),
-        "second": asdict(get_entity(settings_of(request), pair.second)),
-    }
+    return SplitResult(
+        first=_full(get_entity(settings_of(request), pair.first)),
+        second=_full(get_entity(settings_of(request), pair.second)),
+    )

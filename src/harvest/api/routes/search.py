@@ -9,12 +9,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from harvest.api.auth import require_read
+from harvest.api.auth import require_read, settings_of
+from harvest.api.limits import rate_limit
 from harvest.api.schemas import SearchResponse
-from harvest.search.engine import Searcher, SearchResults
+from harvest.errors import InvalidInputError
+from harvest.search.engine import Searcher
 from harvest.search.request import Filters, Mode, SearchRequest
+from harvest.search.results import SearchResults
+from harvest.text import check_text
 
-router = APIRouter(prefix="/api", tags=["search"], dependencies=[Depends(require_read)])
+router = APIRouter(
+    prefix="/api", tags=["search"], dependencies=[Depends(require_read), Depends(rate_limit("search"))]
+)
 
 
 def searcher_of(request: Request) -> Searcher:
@@ -23,7 +29,25 @@ def searcher_of(request: Request) -> Searcher:
 
 
 def results_json(results: SearchResults) -> SearchResponse:
-    return SearchResponse.model_validate(asdict(results) | {"hits": [asdict(hit) for hit in results.hits]})
+    data = asdict(results)
+    data["items"] = data.pop("hits")
+    return SearchResponse.model_validate(data | {"total": None})
+
+
+def entity_ids(request: Request, values: list[str]) -> tuple[int, ...]:
+    """`entity=` takes an entity id or a name (typos welcome: the best fuzzy match)."""
+    from harvest.entities.service import find_entity
+
+    ids = []
+    for value in values:
+        value = value.strip()
+        if not check_text(value, "entity filter") or len(value) > 300:
+            raise InvalidInputError("entity filter must be an entity id or a name (1 to 300 characters)")
+        if value.isascii() and value.isdigit():
+            ids.append(int(value))
+        else:
+            ids.append(find_entity(settings_of(request), value).id)
+    return tuple(ids)
 
 
 @router.get("/search", response_model=SearchResponse)
@@ -38,7 +62,10 @@ def search(
     date_from: Annotated[date | None, Query(description="published (else fetched) on or after")] = None,
     date_to: Annotated[date | None, Query(description="published (else fetched) on or before")] = None,
     label: Annotated[list[str] | None, Query(description="source label KEY or KEY=VALUE")] = None,
-    entity: Annotated[list[int] | None, Query(description="documents mentioning this entity id")] = None,
+    entity: Annotated[
+        list[str] | None,
+        Query(description="documents mentioning this entity: an id or a name (fuzzy)"),
+    ] = None,
     ef_search: Annotated[int | None, Query(ge=1, le=1000)] = None,
     vector_weight: Annotated[float | None, Query(ge=0, le=100)] = None,
     keyword_weight: Annotated[float | None, Query(ge=0, le=100)] = None,
@@ -49,7 +76,7 @@ def search(
         date_from=date_from,
         date_to=date_to,
         labels=tuple(label or ()),
-        entities=tuple(entity or ()),
+        entities=entity_ids(request, entity or []),
     )
     found = searcher_of(request).search(
         SearchRequest(q, mode, limit, offset, filters, ef_search, vector_weight, keyword_weight)
@@ -69,7 +96,9 @@ class SearchBody(BaseModel):
     date_from: date | None = None
     date_to: date | None = None
     label: list[str] = Field(default_factory=list, max_length=20)
-    entity: list[int] = Field(default_factory=list, max_length=20)
+    entity: list[int | str] = Field(
+        default_factory=list, max_length=20, description="entity ids or names (fuzzy)"
+    )
     ef_search: int | None = Field(None, ge=1, le=1000)
     vector_weight: float | None = Field(None, ge=0, le=100)
     keyword_weight: float | None = Field(None, ge=0, le=100)
@@ -86,7 +115,7 @@ def search_json(request: Request, body: SearchBody) -> SearchResponse:
         date_from=body.date_from,
         date_to=body.date_to,
         labels=tuple(body.label),
-        entities=tuple(body.entity),
+        entities=entity_ids(request, [str(e) for e in body.entity]),
     )
     found = searcher_of(request).search(
         SearchRequest(

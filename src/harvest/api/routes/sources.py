@@ -6,50 +6,56 @@ import logging
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from harvest.api.auth import require_read, require_write, settings_of
-from harvest.api.schemas import CrawlStarted
+from harvest.api.limits import rate_limit
+from harvest.api.schemas import CrawlStarted, Page, SourceChanges, SourceOut, page_of
 from harvest.crawl.runner import run_crawl
 from harvest.crawl.runs import create_run
 from harvest.crawl.sources import add_source, edit_source, get_source, list_sources, remove_source
-from harvest.crawl.spec import SourceSpec, parse_spec
+from harvest.crawl.spec import SourceSpec
 from harvest.db.engine import get_engine
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/sources", tags=["sources"])
 SourceName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")]
+EXAMPLE = {"name": "blog", "start_urls": ["https://blog.example.org/"], "max_pages": 500}
 
 
-def _json(spec: SourceSpec) -> dict[str, Any]:
-    return spec.model_dump(mode="json")
-
-
-@router.get("", dependencies=[Depends(require_read)])
-def sources(request: Request) -> list[dict[str, Any]]:
-    return [_json(spec) for spec in list_sources(get_engine(settings_of(request)))]
-
-
-@router.get("/{name}", dependencies=[Depends(require_read)])
-def source(request: Request, name: SourceName) -> dict[str, Any]:
-    return _json(get_source(get_engine(settings_of(request)), name))
-
-
-@router.post("", status_code=201, dependencies=[Depends(require_write)])
-def create(
+@router.get("", response_model=Page[SourceOut], dependencies=[Depends(require_read)])
+def sources(
     request: Request,
-    spec: Annotated[
-        dict[str, Any], Body(examples=[{"name": "blog", "start_urls": ["https://example.org/"]}])
-    ],
-) -> dict[str, Any]:
-    """Add a source (the fields of `harvest source add` / sources.yaml)."""
-    return _json(add_source(get_engine(settings_of(request)), parse_spec(spec)))
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Page[SourceSpec]:
+    every = list_sources(get_engine(settings_of(request)))
+    return page_of(every[offset : offset + limit], limit=limit, offset=offset, total=len(every))
 
 
-@router.patch("/{name}", dependencies=[Depends(require_write)])
-def change(request: Request, name: SourceName, changes: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+@router.get("/{name}", response_model=SourceOut, dependencies=[Depends(require_read)])
+def source(request: Request, name: SourceName) -> SourceSpec:
+    return get_source(get_engine(settings_of(request)), name)
+
+
+@router.post("", status_code=201, response_model=SourceOut, dependencies=[Depends(require_write)])
+def create(request: Request, spec: Annotated[SourceSpec, Body(examples=[EXAMPLE])]) -> SourceSpec:
+    """Add a source (the fields of `sources.yaml`); nothing is stored unless all of it is valid."""
+    return add_source(get_engine(settings_of(request)), spec)
+
+
+@router.patch("/{name}", response_model=SourceOut, dependencies=[Depends(require_write)])
+def change(
+    request: Request,
+    name: SourceName,
+    changes: Annotated[SourceChanges, Body(examples=[{"max_pages": 1000, "schedule": "0 3 * * *"}])],
+) -> SourceSpec:
     """Change some fields; the result must be a valid source or nothing changes."""
-    return _json(edit_source(get_engine(settings_of(request)), name, changes))
+    given: dict[str, Any] = changes.model_dump(exclude_unset=True)
+    for field, value in list(given.items()):
+        if value is None:  # null: back to the default (e.g. no schedule)
+            given[field] = SourceSpec.model_fields[field].get_default(call_default_factory=True)
+    return edit_source(get_engine(settings_of(request)), name, given)
 
 
 @router.delete("/{name}", status_code=204, dependencies=[Depends(require_write)])
@@ -59,7 +65,10 @@ def delete(request: Request, name: SourceName) -> Response:
 
 
 @router.post(
-    "/{name}/crawl", status_code=202, response_model=CrawlStarted, dependencies=[Depends(require_write)]
+    "/{name}/crawl",
+    status_code=202,
+    response_model=CrawlStarted,
+    dependencies=[Depends(require_write), Depends(rate_limit("crawl"))],
 )
 def crawl(request: Request, name: SourceName) -> CrawlStarted:
     """Start a crawl run now; follow it at /api/runs/{run_id}. 409 while one is running."""
