@@ -161,6 +161,17 @@ def _parse_duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 90s, 30m or 2h") from None
 
 
+def all_source_names(api: Api) -> list[str]:
+    """Every source's name, following the API's pages."""
+    names: list[str] = []
+    offset: int | None = 0
+    while offset is not None:
+        page = api.call("GET", f"/api/sources?limit=100&offset={offset}")
+        names.extend(spec["name"] for spec in page["items"])
+        offset = page.get("next_offset")
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=f"Run pipelines on a deployed Harvest API and wait for them (token: ${TOKEN_VARIABLE}).",
@@ -196,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         emit(f"Harvest {health.get('version', '?')} at {args.url}: {health.get('status')}")
         sources = [name.strip() for value in args.source for name in value.split(",") if name.strip()]
         if not sources:
-            sources = [spec["name"] for spec in api.call("GET", "/api/sources")]
+            sources = all_source_names(api)
         if not sources:
             return fail("the deployment has no sources: nothing to update", 1)
         followed = run_all(api, sources, args.timeout, args.poll, emit)

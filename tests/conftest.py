@@ -98,10 +98,11 @@ def db_settings(pg_server: ServerState, pg_template: str, pg_data_dir: Path) -> 
     name = f"test_{uuid.uuid4().hex[:12]}"
     with _admin(pg_server) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
-    yield make_settings(data_dir=pg_data_dir, database_name=name)
+    yield make_settings(data_dir=pg_data_dir, database_name=name, mlflow_database=f"{name}_mlflow")
     dispose_engines()
     with _admin(pg_server) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}_mlflow" WITH (FORCE)')  # made by MLflow's first use
 
 
 @pytest.fixture
@@ -110,10 +111,11 @@ def fresh_db_settings(pg_server: ServerState, pg_template: str, pg_data_dir: Pat
     name = f"test_{uuid.uuid4().hex[:12]}"
     with _admin(pg_server) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
-    yield make_settings(data_dir=pg_data_dir, database_name=name)
+    yield make_settings(data_dir=pg_data_dir, database_name=name, mlflow_database=f"{name}_mlflow")
     dispose_engines()
     with _admin(pg_server) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}_mlflow" WITH (FORCE)')
 
 
 # -- MongoDB (wire protocol) -------------------------------------------------------------------------

@@ -140,6 +140,24 @@ class Settings(BaseSettings):
     backup_compression_level: int = Field(default=3, ge=1, le=19)
     backup_max_mbps: float = Field(default=0.0, ge=0)
     pg_bin_dir: Path | None = None
+    mlflow_tracking_uri: str | None = None
+    mlflow_database: str = Field(default="mlflow", pattern=r"^[A-Za-z0-9_]{1,63}$")
+    train_epochs: int = Field(default=100, ge=1, le=10_000)
+    train_finetune_epochs: int = Field(default=3, ge=1, le=1000)
+    train_patience: int = Field(default=30, ge=1, le=1000)
+    train_batch_size: int = Field(default=32, ge=1, le=65_536)
+    train_learning_rate: float = Field(default=3e-3, gt=0, le=1.0)
+    train_seed: int = Field(default=42, ge=0, le=2**31 - 1)
+    predict_batch_size: int = Field(default=64, ge=1, le=4096)
+    predict_max_inputs: int = Field(default=1024, ge=1, le=100_000)
+    retrain_margin: float = Field(default=0.01, ge=0, le=1.0)
+    # Crawler-trap limits: defaults for every source (a source's own value, when set, wins).
+    crawl_max_depth: int = Field(default=20, ge=0, le=100_000)
+    crawl_max_pages: int = Field(default=10_000, ge=1, le=100_000_000)
+    crawl_max_url_length: int = Field(default=2083, ge=64, le=1_000_000)
+    crawl_max_path_repeats: int = Field(default=2, ge=1, le=1000)
+    crawl_max_query_variants: int = Field(default=100, ge=1, le=100_000_000)
+    crawl_max_years_ahead: int = Field(default=1, ge=0, le=1000)
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod
@@ -153,6 +171,16 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("mlflow_tracking_uri")
+    @classmethod
+    def _check_mlflow_uri(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in {"postgresql", "postgresql+psycopg", "postgres", "http", "https", "file"}:
+            raise ValueError("must be a postgresql://, http(s):// or file:// URI (unset: next to Harvest's)")
         return value
 
     @field_validator("update_all_schedule")

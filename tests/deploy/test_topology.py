@@ -193,7 +193,7 @@ def test_the_data_update_fails_loudly_naming_the_stage(stack: Topology) -> None:
             and "did not finish in time at stage crawl" in late.stderr
         )
         assert "::error title=data update failed::source slow" in late.stdout
-        run_id = api.get("/api/pipelines", params={"source": "slow"}).json()[0]["id"]
+        run_id = api.get("/api/pipelines", params={"source": "slow"}).json()["items"][0]["id"]
         cancelled = api.post(f"/api/pipelines/{run_id}/cancel").json()
     assert cancelled["status"] == "cancelled"
     assert module.describe_failure(cancelled).startswith(

@@ -19,10 +19,16 @@ from harvest.crawl.sources import add_source, edit_source
 from harvest.crawl.spec import parse_spec
 from harvest.db.engine import get_engine
 from harvest.db.models import Chunk, Document, Page
-from harvest.jobs.pipeline import PipelineView, cancel_pipeline, get_pipeline, start_pipeline
+from harvest.jobs.pipeline import (
+    PipelineView,
+    cancel_pipeline,
+    get_pipeline,
+    list_pipelines,
+    start_pipeline,
+)
 from harvest.jobs.schedule import due_sources, fire_schedules, list_schedules
 from harvest.settings import Settings, settings_env
-from tests.conftest import make_settings, run_cli
+from tests.conftest import free_port, make_settings, run_cli
 
 pytestmark = pytest.mark.slow
 BENCH_SITE = Path(__file__).resolve().parents[2] / "bench" / "_site.py"
@@ -300,3 +306,24 @@ def test_cli_run_wait_and_pipelines(settings: Settings, workers: Workers, corpus
     assert missing.returncode == 2 and "no source named" in missing.stderr
     schedules = run_cli("schedule", "list", env=env)
     assert schedules.returncode == 0
+
+
+def test_run_wait_on_a_dead_source_fails_with_the_reason_and_the_pipeline_stops(
+    settings: Settings, workers: Workers
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there: the site is down
+    add(settings, down, name="dead")
+    workers.start()
+    env = {k: v for k, v in settings_env(settings).items() if k.startswith("HARVEST_")}
+    done = run_cli("run", "dead", "--wait", env=env, timeout=240)
+    assert done.returncode == 1, done.stdout
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert "pipeline run" in line and "of dead failed: crawl failed after 1 attempt:" in line
+    assert f"no page could be fetched (1 failed): {down}/p/0: connection refused" in line
+    view = list_pipelines(get_engine(settings), "dead")[0]
+    assert [(s.stage, s.status, s.attempts) for s in view.stages] == [
+        ("crawl", "failed", 1),  # not retried: the crawl ran to its end and said why
+        ("process", "pending", 0),
+        ("entities", "pending", 0),
+        ("embed", "pending", 0),
+    ]

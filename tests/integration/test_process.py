@@ -118,7 +118,7 @@ def chunk_ids(settings: Settings, document_id: int) -> list[str]:
 
 def test_crawled_pages_become_clean_documents(settings: Settings, site: LocalSite) -> None:
     source = new_source(settings, site.base + "/", exclude=["/slow", "/huge", "/loop/"])
-    assert run_crawl(settings, source).status == "succeeded"
+    assert run_crawl(settings, source).status == "partial"  # /error500 fails; the rest is kept
     report = process_pending(settings, source)
     assert report.processed > 0
     docs = documents_by_url(settings)
@@ -183,9 +183,9 @@ def test_bad_pages_are_recorded_with_a_reason_and_the_batch_goes_on(db_settings:
                 "text/html",
             ),
             "https://odd.example.org/huge": ((huge * 100 + "</body></html>").encode(), "text/html"),
-            "https://odd.example.org/bytes": (
-                b"<html><body><p>Valid words around broken bytes \xff\xfe\xfd in the middle of a line.</p>"
-                b"</body></html>",
+            "https://odd.example.org/bytes": (  # a UTF-8 BOM, then bytes no UTF-8 decoder accepts
+                b"\xef\xbb\xbf<html><body><p>Valid words around broken bytes \xff\xfe\xfd in the middle "
+                b"of a line.</p></body></html>",
                 "text/html",
             ),
             "https://odd.example.org/fine": (

@@ -130,3 +130,13 @@ def test_make_demo_no_serve_then_again_incrementally(fresh_db_settings: Settings
     assert second.stdout.strip().splitlines()[-1] == last  # same data, nothing duplicated
     assert re.search(r"unchanged=\d+", second.stdout)
     assert second_s < first_s
+
+
+def test_demo_reports_a_failed_crawl_with_its_reason(fresh_db_settings: Settings) -> None:
+    # no Chromium (HARVEST_CHROMIUM_PATH wrong): the demo's browser source cannot be crawled at all
+    env = env_of(fresh_db_settings) | {"HARVEST_CHROMIUM_PATH": "/nonexistent/chromium"}
+    result = run_cli("demo", "--no-serve", "--site-port", str(free_port()), env=env, timeout=300)
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "the demo pipeline failed: crawl failed after 1 attempt" in result.stdout
+    assert "Chromium not found at /nonexistent/chromium" in result.stdout
+    assert "RESULT" not in result.stdout and "Traceback" not in result.stderr

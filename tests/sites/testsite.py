@@ -103,6 +103,7 @@ class LocalSite:
         self.huge_bytes = 3 * 1024 * 1024
         self.gone_status = 410
         self.delay_s = 0.0  # added to every response (to make crawls slow enough to interrupt)
+        self.canary = ""  # base URL of a server the crawler must never reach (tests/sites/hostile.py)
         self.server: ThreadingHTTPServer | None = None
 
     def set_page(self, path: str, html: str) -> None:
@@ -165,6 +166,13 @@ class LocalSite:
             return self.send(request, self.gone_status, "text/html", b"<html><body>gone</body></html>")
         if path.startswith("/gen/"):
             return self.generated(request, path)
+        if path.startswith(("/hostile/", "/trap/")):
+            from tests.sites.hostile import hostile_page
+
+            page = hostile_page(self, request.path)
+            if page is not None:
+                status, content_type, body, headers = page
+                return self.send(request, status, content_type, body, headers)
         if path not in self.pages:
             return self.send(request, 404, "text/html", b"<html><body>not found</body></html>")
         content_type, body = self.pages[path]

@@ -13,12 +13,14 @@ from harvest import __version__
 from harvest.api.errors import install_error_handlers
 from harvest.api.limits import BodyLimit
 from harvest.api.routes import documents, entities, health, pipelines, runs, search, sources
+from harvest.api.routes import train as train_routes
 from harvest.api.schemas import ErrorResponse
 from harvest.api.strict import refuse_unknown_query
 from harvest.api.warmup import ModelLoader
 from harvest.db.engine import get_engine
 from harvest.search.engine import Searcher
 from harvest.settings import Settings
+from harvest.train.inference import Predictor
 
 _ERRORS = {
     status: {"model": ErrorResponse, "description": description}
@@ -67,6 +69,7 @@ def create_app(settings: Settings, *, load_model: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.searcher = searcher
     app.state.model_loader = None
+    app.state.predictor = Predictor(settings)
     # added first, so it runs inside CORS: a 413 still carries the CORS headers a browser needs
     app.add_middleware(BodyLimit, max_bytes=int(settings.api_max_body_mb * 1024 * 1024))
     if settings.api_cors_origins:
@@ -77,6 +80,6 @@ def create_app(settings: Settings, *, load_model: bool = True) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     install_error_handlers(app)
-    for module in (health, search, documents, sources, runs, pipelines, entities):
+    for module in (health, search, documents, sources, runs, pipelines, entities, train_routes):
         app.include_router(module.router)
     return app

@@ -138,6 +138,8 @@ class Run(BaseModel):
     counts: dict[str, int]
     message: str | None
     errors: list[dict[str, str]]
+    # links not followed because of a crawl limit: {kind: {"count", "limit", "example"}}
+    limits: dict[str, dict[str, Any]] = {}
 
 
 class CrawlStarted(BaseModel):
@@ -236,6 +238,14 @@ class Health(BaseModel):
 
 # A source as the API reads and writes it: the fields of `sources.yaml` / `harvest source add`.
 SourceOut = SourceSpec
+
+
+class SourceSaved(SourceSpec):
+    """A source as stored by POST/PATCH, with `warnings`: start or sitemap URLs the crawler will refuse
+    (non-public addresses) or cannot resolve from here."""
+
+    warnings: list[str] = Field(default_factory=list)
+
 
 # PATCH /api/sources/{name}: any of the fields but the name; the merged result must validate as a whole.
 _CHANGE_FIELDS: dict[str, Any] = {

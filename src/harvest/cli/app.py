@@ -21,6 +21,7 @@ from harvest.cli import jobs as jobs_commands
 from harvest.cli import process as process_commands
 from harvest.cli import search as search_commands
 from harvest.cli import source as source_commands
+from harvest.cli import train as train_commands
 from harvest.cli import up as up_commands
 from harvest.cli.context import settings
 from harvest.cli.output import JSON_OPTION, console, error_line, print_json
@@ -42,7 +43,7 @@ app.command("crawl")(crawl_commands.crawl)
 app.command("process")(process_commands.process)
 app.add_typer(process_commands.documents_app, name="documents")
 app.command("embed")(embeddings_commands.embed)
-app.add_typer(embeddings_commands.models_app, name="models")
+app.add_typer(embeddings_commands.models_app, name="embedding-models")
 app.add_typer(embeddings_commands.service_app, name="embeddings")
 app.command("search")(search_commands.search)
 app.add_typer(search_commands.eval_app, name="eval")
@@ -56,6 +57,14 @@ app.add_typer(entities_commands.app, name="entities")
 app.command("up")(up_commands.up)
 app.command("demo")(up_commands.demo)
 app.add_typer(backup_commands.app, name="backup")
+app.add_typer(train_commands.dataset_app, name="dataset")
+app.command("train")(train_commands.train)
+app.add_typer(train_commands.models_app, name="models")
+app.command("predict")(train_commands.predict)
+app.add_typer(train_commands.lineage_app, name="lineage")
+jobs_commands.pipelines_app.command("add-stage")(train_commands.add_stage)
+jobs_commands.pipelines_app.command("remove-stage")(train_commands.remove_stage)
+jobs_commands.pipelines_app.command("stages")(train_commands.stages)
 
 
 def _version(value: bool) -> None:

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harvest.cli.context import settings
-from harvest.cli.output import JSON_OPTION, MAX_ID, console, escape, print_json
+from harvest.cli.output import JSON_OPTION, MAX_ID, console, error_line, escape, print_json
 
 if TYPE_CHECKING:
     from harvest.crawl.runs import RunView
@@ -18,6 +18,7 @@ runs_app = typer.Typer(help="Inspect crawl runs.", no_args_is_help=True)
 
 STATUS_STYLE = {
     "succeeded": "green",
+    "partial": "yellow",
     "running": "cyan",
     "cancelled": "yellow",
     "interrupted": "yellow",
@@ -46,6 +47,8 @@ def summary(run: RunView) -> Table:
     table.add_column(justify="right")
     for name, value in run.counts.items():
         table.add_row(name.replace("_", " "), str(value))
+    for kind, entry in run.limits.items():
+        table.add_row(f"not followed ({kind.replace('_', ' ')} {entry['limit']})", str(entry["count"]))
     table.add_row("seconds", f"{run.elapsed_s:.1f}")
     return table
 
@@ -69,6 +72,7 @@ def crawl(source: str = typer.Argument(..., help="Name of the source to crawl.")
     from rich.live import Live
 
     from harvest.crawl.runner import crawl_log_path, run_crawl
+    from harvest.crawl.runs import FINISHED_STATUSES
 
     current = settings()
     with Live(Text(f"starting crawl of {source}…"), console=console, transient=True) as live:
@@ -84,7 +88,8 @@ def crawl(source: str = typer.Argument(..., help="Name of the source to crawl.")
     console.print(f"[dim]log: {crawl_log_path(current, run.id)}[/]")
     if run.status == "cancelled":
         raise typer.Exit(130)
-    if run.status != "succeeded":
+    if run.status not in FINISHED_STATUSES:  # partial: what could be fetched was, and is kept
+        error_line(f"crawl run {run.id} of {source} {run.status}: {run.message or 'see its log'}")
         raise typer.Exit(1)
 
 

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from harvest.cli.context import settings
-from harvest.cli.output import JSON_OPTION, MAX_ID, LiveView, console, escape, print_json
+from harvest.cli.output import JSON_OPTION, MAX_ID, LiveView, console, error_line, escape, print_json
 from harvest.errors import StoreUnavailableError
 from harvest.settings import Settings
 
@@ -116,6 +116,8 @@ def run(
     if wait:
         view = wait_for(view)
         if view.status != "succeeded":
+            reason = view.message or "no reason given"
+            error_line(f"pipeline run {view.id} of {source} {view.status}: {reason}")
             raise typer.Exit(1)
 
 

@@ -31,6 +31,11 @@ def error_line(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+def warning_line(message: str) -> None:
+    """One warning on stderr: the command went on, but the user should know."""
+    err_console.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 

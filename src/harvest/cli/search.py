@@ -67,6 +67,7 @@ def search(
     source: list[str] = typer.Option([], "--source", "-s", help="Only this source (repeatable)."),
     language: list[str] = typer.Option([], "--language", help="Only this language, e.g. en (repeatable)."),
     label: list[str] = typer.Option([], "--label", help="Source label KEY or KEY=VALUE (repeatable)."),
+    predicted: list[str] = typer.Option([], "--predicted", help="A model's predicted label: MODEL=LABEL."),
     entity: list[str] = typer.Option(
         [], "--entity", "-e", help="Mentions this entity: id or name (repeatable)."
     ),
@@ -98,6 +99,7 @@ def search(
         ]
         params += [("source", s) for s in source] + [("language", lang) for lang in language]
         params += [("label", lab) for lab in label] + [("entity", e) for e in entity]
+        params += [("predicted", p) for p in predicted]
         params += [(n, str(d)) for n, d in (("date_from", date_from), ("date_to", date_to)) if d]
         results = api.search(params)
         note: str | None = f"answered by the running Harvest API at {api.url} (its query model stays loaded)"
@@ -114,6 +116,7 @@ def search(
                     sources=tuple(source),
                     languages=tuple(language),
                     labels=tuple(label),
+                    predicted=tuple(predicted),
                     entities=tuple(_entity_id(e) for e in entity),
                     date_from=date_from,
                     date_to=date_to,

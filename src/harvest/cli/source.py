@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -17,8 +17,12 @@ from harvest.cli.output import (
     escape,
     input_file,
     print_json,
+    warning_line,
 )
 from harvest.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from harvest.crawl.spec import SourceSpec
 
 app = typer.Typer(help="Manage crawl sources.", no_args_is_help=True)
 
@@ -61,8 +65,8 @@ def _changes(**options: Any) -> dict[str, Any]:
     return changes
 
 
-MAX_DEPTH_OPT = typer.Option(None, help="Links followed at most this deep from a start URL.")
-MAX_PAGES_OPT = typer.Option(None, help="Stop after this many pages.")
+MAX_DEPTH_OPT = typer.Option(None, help="Links followed at most this deep from a start URL (default 20).")
+MAX_PAGES_OPT = typer.Option(None, help="Stop after this many pages (default 10000).")
 RENDER_OPT = typer.Option(None, help="static (default) or browser (Chromium renders JS).")
 WAIT_FOR_OPT = typer.Option(None, help="CSS selector a browser page must show first.")
 CONCURRENCY_OPT = typer.Option(None, help="Parallel requests per domain (default 4).")
@@ -71,6 +75,21 @@ USER_AGENT_OPT = typer.Option(None, help="User-Agent header.")
 SCHEDULE_OPT = typer.Option(
     None, help="Cron schedule (UTC), e.g. '0 3 * * *' or @daily; 'none' removes the schedule."
 )
+MAX_URL_LENGTH_OPT = typer.Option(None, help="Longer URLs are not followed (default 2083).")
+MAX_PATH_REPEATS_OPT = typer.Option(
+    None, help="A path segment may occur at most this often in a URL (default 2)."
+)
+MAX_QUERY_VARIANTS_OPT = typer.Option(None, help="Distinct query strings followed per path (default 100).")
+MAX_YEARS_AHEAD_OPT = typer.Option(
+    None, help="Calendar trap guard: dates in URLs at most this many years ahead (default 1)."
+)
+
+
+def _warn_about_urls(spec: SourceSpec) -> None:
+    from harvest.crawl import sources
+
+    for line in sources.url_warnings_of(spec, settings().crawl_allowed_hosts):
+        warning_line(line)
 
 
 def _given_options(ctx: typer.Context) -> dict[str, Any]:
@@ -99,6 +118,10 @@ def add(
     user_agent: str | None = USER_AGENT_OPT,
     schedule: str | None = SCHEDULE_OPT,
     label: list[str] | None = LABEL_OPT,
+    max_url_length: int | None = MAX_URL_LENGTH_OPT,
+    max_path_repeats: int | None = MAX_PATH_REPEATS_OPT,
+    max_query_variants: int | None = MAX_QUERY_VARIANTS_OPT,
+    max_years_ahead: int | None = MAX_YEARS_AHEAD_OPT,
 ) -> None:
     """Add a source."""
     from harvest.crawl import sources
@@ -109,6 +132,7 @@ def add(
     console.print(
         f"added source [bold]{escape(spec.name)}[/] ({', '.join(spec.start_urls or spec.sitemap_urls)})"
     )
+    _warn_about_urls(spec)
 
 
 @app.command()
@@ -130,6 +154,10 @@ def edit(
     user_agent: str | None = USER_AGENT_OPT,
     schedule: str | None = SCHEDULE_OPT,
     label: list[str] | None = LABEL_OPT,
+    max_url_length: int | None = MAX_URL_LENGTH_OPT,
+    max_path_repeats: int | None = MAX_PATH_REPEATS_OPT,
+    max_query_variants: int | None = MAX_QUERY_VARIANTS_OPT,
+    max_years_ahead: int | None = MAX_YEARS_AHEAD_OPT,
 ) -> None:
     """Change some fields of a source (list options replace the whole list)."""
     from harvest.crawl import sources
@@ -138,8 +166,10 @@ def edit(
     changes = _given_options(ctx)
     if not changes:
         raise InvalidInputError("nothing to change: give at least one option (see --help)")
-    sources.edit_source(get_engine(settings()), name, changes)
+    spec = sources.edit_source(get_engine(settings()), name, changes)
     console.print(f"updated source [bold]{escape(name)}[/]: {', '.join(sorted(changes))}")
+    if {"start_urls", "sitemap_urls"} & set(changes):
+        _warn_about_urls(spec)
 
 
 @app.command("list")
@@ -220,6 +250,10 @@ def apply(
     ):
         if names:
             console.print(f"{label}: {', '.join(names)}")
+    changed = set(result.created) | set(result.updated)
+    for spec in specs:
+        if spec.name in changed:
+            _warn_about_urls(spec)
 
 
 @app.command()

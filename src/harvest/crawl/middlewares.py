@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.core.downloader import Slot
@@ -13,27 +15,66 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 
-from harvest.crawl.safety import AddressPolicy, UnsafeURLError
+from harvest.crawl.browser_guard import active_guard
+from harvest.crawl.safety import (
+    FETCHED_SCHEMES,
+    AddressPolicy,
+    UnresolvableHostError,
+    UnsafeURLError,
+    crawl_policy,
+)
 
 
 class AddressPolicyMiddleware:
-    """Refuses non-http(s) URLs and non-public addresses (unless allow-listed) before any byte is sent.
+    """Refuses non-http(s) URLs and non-public addresses (unless allow-listed) before any byte is sent,
+    and refuses a response that came from a non-public address anyway.
 
     Redirects pass through downloader middlewares again, so a public URL redirecting to an internal
-    one is refused too."""
+    one is refused too. The connection itself is pinned to the checked addresses by
+    `harvest.crawl.resolver`; the response check covers what could still slip past (a proxy, a parser
+    that reads the host differently). A browser response is judged by where its navigation ended."""
 
     def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> AddressPolicyMiddleware:
-        return cls(AddressPolicy(crawler.settings.getlist("HARVEST_ALLOWED_ADDRESSES")))
+        return cls(crawl_policy(tuple(crawler.settings.getlist("HARVEST_ALLOWED_ADDRESSES"))))
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         try:
             self.policy.check(request.url)
+        except UnresolvableHostError:
+            return  # not refused: the download fails "host not found" (and is retried like one)
         except UnsafeURLError as error:
             raise IgnoreRequest(f"refused: {error}") from error
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        try:
+            if "playwright" in response.flags:
+                # Chromium connects through the guard's proxy, so the peer is the proxy: the URL the
+                # navigation ended on (after redirects, JS or meta refresh) is what must be allowed.
+                if urlsplit(response.url).scheme not in FETCHED_SCHEMES:
+                    raise IgnoreRequest(_left_the_page(response.url))
+                self.policy.check(response.url)
+            elif isinstance(response.ip_address, IPv4Address | IPv6Address) and not request.meta.get(
+                "proxy"  # through an HTTP proxy the peer is the proxy: the target was checked above
+            ):
+                self.policy.check_address(response.ip_address, urlsplit(response.url).hostname)
+        except UnsafeURLError as error:
+            raise IgnoreRequest(f"refused: the response came from {response.url}: {error}") from error
+        return response
+
+
+def _left_the_page(url: str) -> str:
+    """A browser page that ended on Chromium's error page: it navigated somewhere it could not go."""
+    guard = active_guard()
+    if guard is not None and guard.refusals:
+        where, reason = guard.refusals[-1]
+        return f"refused: the page navigated to a non-public address ({where}: {reason})"
+    return f"the page navigated away and ended on an error page ({url})"
 
 
 class ConditionalRequestMiddleware:

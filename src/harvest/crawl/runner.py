@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from harvest.crawl.runs import RunView, create_run, finish_run, get_run
+from harvest.crawl.runs import RunView, create_run, finish_run, get_run, release_run
 from harvest.db.engine import get_engine
 from harvest.settings import Settings, settings_env
 
@@ -34,6 +34,24 @@ def run_crawl(
     engine = get_engine(settings)
     if run_id is None:
         run_id = create_run(engine, source_name)
+    try:
+        code = _follow(settings, run_id, on_progress)
+    finally:
+        release_run(run_id)  # the crawl process held its own claim; this one is not needed any more
+    if code != 0:
+        tail = _tail(crawl_log_path(settings, run_id))
+        finish_run(
+            engine,
+            run_id,
+            "interrupted" if code < 0 else "failed",
+            f"the crawl process exited with code {code}" + (f": {tail}" if tail else ""),
+        )
+    return get_run(engine, run_id)
+
+
+def _follow(settings: Settings, run_id: int, on_progress: Callable[[RunView], None] | None) -> int:
+    """Run the crawl process to its end, reporting progress; returns its exit code."""
+    engine = get_engine(settings)
     log_path = crawl_log_path(settings, run_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
@@ -49,8 +67,7 @@ def run_crawl(
         while True:
             try:
                 try:
-                    code = worker.wait(timeout=POLL_INTERVAL_S)
-                    break
+                    return worker.wait(timeout=POLL_INTERVAL_S)
                 except subprocess.TimeoutExpired:
                     pass
                 # outside the `except` above, so a Ctrl-C (or a cancel) raised while reporting is caught
@@ -60,15 +77,6 @@ def run_crawl(
                 interrupts += 1
                 # first Ctrl-C: graceful stop (fetched pages are written); second: stop at once
                 worker.send_signal(signal.SIGINT if interrupts == 1 else signal.SIGKILL)
-    if code != 0:
-        tail = _tail(log_path)
-        finish_run(
-            engine,
-            run_id,
-            "interrupted" if code < 0 else "failed",
-            f"the crawl process exited with code {code}" + (f": {tail}" if tail else ""),
-        )
-    return get_run(engine, run_id)
 
 
 def _tail(path: Path) -> str:

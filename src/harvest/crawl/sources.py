@@ -13,6 +13,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from harvest.crawl.safety import url_warnings
 from harvest.crawl.spec import SourceSpec, parse_spec
 from harvest.db.models import Source
 from harvest.errors import ConflictError, InvalidInputError, NotFoundError
@@ -33,6 +34,11 @@ _COLUMNS = {
 
 class UnreadableSourceError(InvalidInputError):
     """A stored source row that no longer validates even with its bad fields reset."""
+
+
+def url_warnings_of(spec: SourceSpec, allowed_hosts: list[str]) -> list[str]:
+    """What the crawler will refuse or cannot resolve among a source's start and sitemap URLs."""
+    return url_warnings([*spec.start_urls, *spec.sitemap_urls], allowed_hosts)
 
 
 def spec_of(row: Source) -> SourceSpec:

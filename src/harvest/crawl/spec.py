@@ -56,6 +56,11 @@ class SourceSpec(BaseModel):
     exclude: list[str] = Field(default_factory=list)
     max_depth: int | None = Field(default=None, ge=0)
     max_pages: int | None = Field(default=None, gt=0)
+    # crawler-trap limits (None: the HARVEST_CRAWL_* default; see harvest.crawl.limits)
+    max_url_length: int | None = Field(default=None, ge=64)
+    max_path_repeats: int | None = Field(default=None, ge=1)
+    max_query_variants: int | None = Field(default=None, ge=1)
+    max_years_ahead: int | None = Field(default=None, ge=0)
     render: RenderMode = "static"
     render_rules: list[RenderRule] = Field(default_factory=list)
     wait_for: str | None = None

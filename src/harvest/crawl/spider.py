@@ -16,6 +16,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
+from harvest.crawl.browser_guard import active_guard, close_popup
+from harvest.crawl.limits import CrawlLimits, TrapGuard
 from harvest.crawl.spec import SourceSpec
 from harvest.crawl.writer import CrawlWriter, PageOutcome
 
@@ -31,6 +33,7 @@ class CrawlPlan:
     run_id: int
     source_id: int
     spec: SourceSpec
+    limits: CrawlLimits
     # URLs fetched before, with their depth: the recrawl frontier.
     known: dict[str, int] = field(default_factory=dict)
     validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
@@ -53,11 +56,12 @@ class HarvestSpider(scrapy.Spider):
         self.include = [re.compile(p) for p in spec.include]
         self.exclude = [re.compile(p) for p in spec.exclude]
         self.scheduled: set[str] = set()
+        self.traps = TrapGuard(plan.limits)
 
     # -- requests ----------------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
         for url in self.plan.spec.start_urls:
-            request = self.page_request(url, depth=0, seed=True)
+            request = self.page_request(url, depth=0, seed=True, start=True)
             if request is not None:
                 yield request
         for url in self.plan.spec.sitemap_urls:
@@ -81,15 +85,16 @@ class HarvestSpider(scrapy.Spider):
             return False
         return not any(p.search(url) for p in self.exclude)
 
-    def page_request(self, url: str, *, depth: int, seed: bool = False) -> scrapy.Request | None:
-        """A request for a page, or None when it is out of scope, seen, too deep or past max_pages."""
+    def page_request(
+        self, url: str, *, depth: int, seed: bool = False, start: bool = False
+    ) -> scrapy.Request | None:
+        """A request for a page, or None when it is seen, out of scope (seeds are in scope) or stopped
+        by a limit (start URLs never are: the user asked for them)."""
         spec = self.plan.spec
         url = url.split("#", 1)[0]
         if url in self.scheduled or (not seed and not self.in_scope(url)):
             return None
-        if spec.max_depth is not None and depth > spec.max_depth:
-            return None
-        if spec.max_pages is not None and len(self.scheduled) >= spec.max_pages:
+        if not start and self.traps.refusal(url, depth=depth, scheduled=len(self.scheduled)) is not None:
             return None
         self.scheduled.add(url)
         render = spec.render_for(url)
@@ -100,6 +105,7 @@ class HarvestSpider(scrapy.Spider):
         }
         if render == "browser":
             meta["playwright"] = True
+            meta["playwright_page_event_handlers"] = {"popup": close_popup}
             if spec.wait_for:
                 from scrapy_playwright.page import PageMethod
 
@@ -186,19 +192,30 @@ class HarvestSpider(scrapy.Spider):
 def describe_failure(failure: Failure, settings: Any) -> str:
     """One readable reason for a failed request."""
     error = failure.value
+    limit_mb = settings.getint("DOWNLOAD_MAXSIZE") / (1024 * 1024)
     if isinstance(error, HttpError):
         return f"HTTP {error.response.status}"
     if isinstance(error, IgnoreRequest):
+        if "during decompression" in str(error):  # a compression bomb, stopped while inflating
+            return f"response larger than {limit_mb:g} MiB once decompressed (HARVEST_CRAWL_MAX_RESPONSE_MB)"
         return str(error) or "request ignored"
     name = type(error).__name__
     message = failure.getErrorMessage()
+    if "page is navigating" in message:
+        return "the page kept navigating away (script or meta refresh) while it was read"
+    if "ERR_SOCKS_CONNECTION_FAILED" in message and (guard := active_guard()) is not None:
+        request = getattr(failure, "request", None)
+        return guard.explain(request.url if request is not None else "")
     if name == "CancelledError" or "larger than" in message or "maxsize" in message.lower():
-        limit_mb = settings.getint("DOWNLOAD_MAXSIZE") / (1024 * 1024)
         return f"response larger than {limit_mb:g} MiB (HARVEST_CRAWL_MAX_RESPONSE_MB)"
-    if name in {"TimeoutError", "TCPTimedOutError", "ResponseNeverReceived"} and "timeout" in message.lower():
+    if name == "DownloadTimeoutError" or (
+        name in {"TimeoutError", "TCPTimedOutError", "ResponseNeverReceived"} and "timeout" in message.lower()
+    ):
         return f"timed out: {message}"
-    if name == "DNSLookupError":
+    if name in {"DNSLookupError", "CannotResolveHostError", "RefusedAddressError"}:
+        if "refused: " in message:  # our resolver refused the address (harvest.crawl.resolver)
+            return message[message.index("refused: ") :]
         return f"host not found: {message}"
-    if name in {"ConnectionRefusedError", "ConnectError"}:
+    if name in {"ConnectionRefusedError", "ConnectError", "DownloadConnectionRefusedError"}:
         return f"connection refused: {message}"
     return f"{name}: {message}"[:500]

@@ -17,7 +17,18 @@ from scrapy.logformatter import LogFormatter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from harvest.crawl.runs import finish_run, mark_running
+from harvest.crawl.browser_guard import BrowserGuard, browser_settings
+from harvest.crawl.limits import CrawlLimits, describe
+from harvest.crawl.runs import (
+    FINISHED_STATUSES,
+    finish_run,
+    get_run,
+    hold_crawl_lock,
+    mark_running,
+    release_crawl_lock,
+    verdict,
+)
+from harvest.crawl.safety import crawl_policy
 from harvest.crawl.sources import spec_of
 from harvest.crawl.spider import CrawlPlan, HarvestSpider
 from harvest.crawl.writer import CrawlWriter
@@ -29,7 +40,7 @@ from harvest.storage import open_raw_store
 
 logger = logging.getLogger(__name__)
 
-CLOSE_REASON_STATUS = {"finished": "succeeded", "shutdown": "cancelled", "cancelled": "cancelled"}
+CLOSE_REASON_STATUS = {"shutdown": "cancelled", "cancelled": "cancelled"}
 
 
 def load_plan(settings: Settings, run_id: int) -> CrawlPlan:
@@ -51,14 +62,20 @@ def load_plan(settings: Settings, run_id: int) -> CrawlPlan:
             known[url] = depth or 0
             # Conditional requests only for pages whose last run finished: a run that was killed may
             # have stored a page before following its links, and a 304 would hide those links for good.
-            if (etag or last_modified) and last_run_status == "succeeded":
+            if (etag or last_modified) and last_run_status in FINISHED_STATUSES:
                 validators[url] = (etag, last_modified)
+        spec = spec_of(source)
         return CrawlPlan(
-            run_id=run.id, source_id=source.id, spec=spec_of(source), known=known, validators=validators
+            run_id=run.id,
+            source_id=source.id,
+            spec=spec,
+            limits=CrawlLimits.of(spec, settings),
+            known=known,
+            validators=validators,
         )
 
 
-def scrapy_settings(settings: Settings, plan: CrawlPlan) -> dict[str, Any]:
+def scrapy_settings(settings: Settings, plan: CrawlPlan, guard: BrowserGuard | None = None) -> dict[str, Any]:
     spec = plan.spec
     values: dict[str, Any] = {
         "BOT_NAME": "harvest",
@@ -77,6 +94,9 @@ def scrapy_settings(settings: Settings, plan: CrawlPlan) -> dict[str, Any]:
         "RETRY_TIMES": settings.crawl_retries,
         "REDIRECT_MAX_TIMES": 10,
         "DEPTH_LIMIT": 0,  # depth is the spider's own (known pages keep theirs across runs)
+        "URLLENGTH_LIMIT": 0,  # so is URL length (harvest.crawl.limits says why a link was not followed)
+        # every connection goes to an address the SSRF policy checked (see harvest.crawl.resolver)
+        "TWISTED_DNS_RESOLVER": "harvest.crawl.resolver.PinnedResolver",
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "REMOTE_CONTROL_ENABLED": False,
@@ -97,34 +117,9 @@ def scrapy_settings(settings: Settings, plan: CrawlPlan) -> dict[str, Any]:
         "HARVEST_ALLOWED_ADDRESSES": settings.crawl_allowed_hosts,
         "HARVEST_VALIDATORS": plan.validators,
     }
-    if spec.render == "browser" or spec.render_rules:
-        values.update(browser_settings(settings))
+    if guard is not None:
+        values.update(browser_settings(settings, guard))
     return values
-
-
-def browser_settings(settings: Settings) -> dict[str, Any]:
-    """scrapy-playwright with Debian's Chromium (never a downloaded browser)."""
-    handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
-    return {
-        "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
-        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
-        "PLAYWRIGHT_LAUNCH_OPTIONS": {
-            "executable_path": str(settings.chromium_path),
-            "headless": True,
-            "args": [
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        },
-        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": settings.crawl_timeout_s * 1000,
-        "PLAYWRIGHT_MAX_CONTEXTS": 2,
-        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
-    }
 
 
 class QuietLogFormatter(LogFormatter):
@@ -138,7 +133,8 @@ def run(run_id: int) -> int:
     settings = get_settings()
     engine = get_engine(settings)
     plan = load_plan(settings, run_id)
-    if (plan.spec.render == "browser" or plan.spec.render_rules) and not settings.chromium_path.exists():
+    browser = plan.spec.render == "browser" or bool(plan.spec.render_rules)
+    if browser and not settings.chromium_path.exists():
         finish_run(
             engine,
             run_id,
@@ -147,28 +143,42 @@ def run(run_id: int) -> int:
             "install it with `apt-get install chromium`",
         )
         return 1
+    claim = hold_crawl_lock(engine, plan.source_id)  # the run stays live while this process works on it
     raw_store = open_raw_store(settings)
     writer = CrawlWriter(engine, raw_store, run_id=run_id, source_id=plan.source_id, source=plan.spec.name)
+    guard = None
+    if browser:
+        policy = crawl_policy(tuple(settings.crawl_allowed_hosts))
+        guard = BrowserGuard(policy, connect_timeout_s=settings.crawl_timeout_s).start()
     mark_running(engine, run_id)
-    process = CrawlerProcess(scrapy_settings(settings, plan))
+    process = CrawlerProcess(scrapy_settings(settings, plan, guard))
     crawler = process.create_crawler(HarvestSpider)
     process.crawl(crawler, plan=plan, writer=writer)
     _watch_parent(crawler)
-    status, message = "failed", None
+    status, message, limits = "failed", None, None
     try:
         process.start()
         stats = crawler.stats.get_stats() if crawler.stats else {}
         store_error = stats.get("harvest/store_error")
         reason = str(stats.get("finish_reason", "unknown"))
+        spider = crawler.spider
+        if isinstance(spider, HarvestSpider):
+            limits = spider.traps.summary(spider.scheduled)
         if store_error:
             status, message = "failed", f"writing to the stores failed: {store_error}"
+        elif reason == "finished":
+            status, message = verdict(get_run(engine, run_id, error_limit=3))
         else:
             status = CLOSE_REASON_STATUS.get(reason, "failed")
             message = None if status != "failed" else f"crawl ended: {reason}"
+        message = "\n".join(part for part in (message, describe(limits or {})) if part) or None
     finally:
-        finish_run(engine, run_id, status, message)
+        finish_run(engine, run_id, status, message, limits=limits)
         raw_store.close()
-    return 0 if status == "succeeded" else (130 if status == "cancelled" else 1)
+        if guard is not None:
+            guard.stop()
+        release_crawl_lock(claim)
+    return 0 if status in FINISHED_STATUSES else (130 if status == "cancelled" else 1)
 
 
 def _watch_parent(crawler: Any) -> Any:

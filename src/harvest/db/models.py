@@ -41,7 +41,7 @@ NAMING_CONVENTION = {
 }
 
 RENDER_MODES = ("static", "browser")
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+RUN_STATUSES = ("queued", "running", "succeeded", "partial", "failed", "cancelled", "interrupted")
 PAGE_STATES = ("active", "gone", "failed")
 PIPELINE_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 STAGE_STATUSES = ("pending", "queued", "running", "succeeded", "failed", "cancelled")
@@ -79,6 +79,10 @@ class Source(Timestamped, Base):
         CheckConstraint(f"render_mode IN {RENDER_MODES}", name="render_mode"),
         CheckConstraint("max_depth IS NULL OR max_depth >= 0", name="max_depth"),
         CheckConstraint("max_pages IS NULL OR max_pages > 0", name="max_pages"),
+        CheckConstraint("max_url_length IS NULL OR max_url_length > 0", name="max_url_length"),
+        CheckConstraint("max_path_repeats IS NULL OR max_path_repeats > 0", name="max_path_repeats"),
+        CheckConstraint("max_query_variants IS NULL OR max_query_variants > 0", name="max_query_variants"),
+        CheckConstraint("max_years_ahead IS NULL OR max_years_ahead >= 0", name="max_years_ahead"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -90,6 +94,11 @@ class Source(Timestamped, Base):
     exclude_patterns: Mapped[list[str]] = mapped_column(server_default="{}")
     max_depth: Mapped[int | None] = mapped_column(Integer)
     max_pages: Mapped[int | None] = mapped_column(Integer)
+    # Crawler-trap limits; NULL = the HARVEST_CRAWL_* default (as for max_depth and max_pages).
+    max_url_length: Mapped[int | None] = mapped_column(Integer)
+    max_path_repeats: Mapped[int | None] = mapped_column(Integer)
+    max_query_variants: Mapped[int | None] = mapped_column(Integer)
+    max_years_ahead: Mapped[int | None] = mapped_column(Integer)
     render_mode: Mapped[str] = mapped_column(String(16), server_default="static")
     # [{"pattern": "...", "render": "browser"}]: per-URL-pattern overrides of render_mode.
     render_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
@@ -108,7 +117,16 @@ class CrawlRun(Timestamped, Base):
     """One crawl of one source: status, counts, and who is running it (for crash detection)."""
 
     __tablename__ = "crawl_runs"
-    __table_args__ = (CheckConstraint(f"status IN {RUN_STATUSES}", name="status"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN {RUN_STATUSES}", name="status"),
+        # one crawl per source at a time, whatever the processes do
+        Index(
+            "uq_crawl_runs_one_live_per_source",
+            "source_id",
+            unique=True,
+            postgresql_where=literal_sql("status IN ('queued', 'running')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
@@ -125,6 +143,8 @@ class CrawlRun(Timestamped, Base):
     pages_failed: Mapped[int] = mapped_column(Integer, server_default="0")
     pages_robots_skipped: Mapped[int] = mapped_column(Integer, server_default="0")
     message: Mapped[str | None] = mapped_column(Text)
+    # links not followed because of a limit: {kind: {"count": n, "limit": value, "example": url}}
+    limits: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
 
     source: Mapped[Source] = relationship(back_populates="runs")
     errors: Mapped[list[CrawlError]] = relationship(back_populates="run", passive_deletes=True)
@@ -498,3 +518,165 @@ class BackupRun(Timestamped, Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+# -- training, registry, inference (harvest.train) -----------------------------------------------------
+DATASET_TASKS = ("classify", "multilabel")
+TRAINING_STATUSES = ("queued", "running", "succeeded", "failed")
+SPLITS = ("train", "validation", "test")
+ML_STAGES = ("train", "predict")
+
+
+class Dataset(Timestamped, Base):
+    """A named definition of labelled documents: which sources, the label rule, the task, the splits."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (CheckConstraint(f"task IN {DATASET_TASKS}", name="task"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    task: Mapped[str] = mapped_column(String(16), server_default="classify")
+    # {"sources": [...], "label": {"kind": ..., ...}, "splits": {...}, "language": ...}
+    definition: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class DatasetLabel(Base):
+    """A label a user imported for a document (CSV/JSONL); the `import` label rule reads these."""
+
+    __tablename__ = "dataset_labels"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    label: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
+class DatasetSnapshot(Base):
+    """An immutable snapshot: Parquet + manifest in the ObjectStore; its id is a hash of its content."""
+
+    __tablename__ = "dataset_snapshots"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    object_key: Mapped[str] = mapped_column(Text)
+    embedding_model: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(Integer)
+    manifest: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class SnapshotDocument(Base):
+    """Which exact page version of which document a snapshot holds (lineage, both ways). No foreign key
+    to documents: the record outlives a deleted document."""
+
+    __tablename__ = "snapshot_documents"
+    __table_args__ = (CheckConstraint(f"split IN {SPLITS}", name="split"),)
+
+    snapshot_id: Mapped[str] = mapped_column(
+        ForeignKey("dataset_snapshots.id", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    page_id: Mapped[int] = mapped_column(BigInteger)
+    page_version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    split: Mapped[str] = mapped_column(String(16))
+    labels: Mapped[list[str]] = mapped_column(server_default="{}")
+
+
+class TrainingRun(Timestamped, Base):
+    """One `harvest train` (CLI, API, pipeline or schedule): what it trained and what came of it."""
+
+    __tablename__ = "training_runs"
+    __table_args__ = (CheckConstraint(f"status IN {TRAINING_STATUSES}", name="status"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    model_name: Mapped[str] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    trigger: Mapped[str] = mapped_column(String(16), server_default="cli")
+    params: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    snapshot_id: Mapped[str | None] = mapped_column(String(64))
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Prediction(Base):
+    """A label a registered model version gave a document's page version."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        UniqueConstraint("document_id", "model_name", "model_version", "page_version"),
+        Index("ix_predictions_model_name_label", "model_name", "label"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    page_version: Mapped[int] = mapped_column(Integer)
+    model_name: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(Text)
+    labels: Mapped[list[str]] = mapped_column(server_default="{}")
+    score: Mapped[float] = mapped_column()
+    probabilities: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class RetrainSchedule(Timestamped, Base):
+    """Retrain a model on a cron schedule; a challenger replaces `production` only if better by `margin`."""
+
+    __tablename__ = "retrain_schedules"
+
+    model_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    cron: Mapped[str] = mapped_column(String(120))
+    margin: Mapped[float] = mapped_column(server_default="0.01")
+    params: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RetrainDecision(Base):
+    """What a retraining decided: both versions' scores on the challenger's test split, and why."""
+
+    __tablename__ = "retrain_decisions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(100), index=True)
+    snapshot_id: Mapped[str] = mapped_column(String(64))
+    challenger_version: Mapped[int] = mapped_column(Integer)
+    champion_version: Mapped[int | None] = mapped_column(Integer)
+    challenger_score: Mapped[float] = mapped_column()
+    champion_score: Mapped[float | None] = mapped_column()
+    margin: Mapped[float] = mapped_column()
+    promoted: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class PipelineMlStage(Base):
+    """A source's opt-in to an extra pipeline stage: `train` a dataset or `predict` with a model."""
+
+    __tablename__ = "pipeline_ml_stages"
+    __table_args__ = (CheckConstraint(f"stage IN {ML_STAGES}", name="stage"),)
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target: Mapped[str] = mapped_column(String(100), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

@@ -156,7 +156,10 @@ def run_demo(settings: Settings, *, serve_after: bool, site_port: int, api_port:
             return 1
         if view.status != "succeeded":
             console.print(pipeline_table(view))
-            console.print(f"[red]the demo pipeline {view.status}[/]; see {escape(str(log_path))}")
+            console.print(
+                f"[red]the demo pipeline {view.status}:[/] {escape(view.message or 'no reason given')}\n"
+                f"the worker's log: {escape(str(log_path))}"
+            )
             return 1
         searcher = Searcher(settings)
         started = time.perf_counter()

@@ -12,6 +12,7 @@ from croniter import croniter
 
 from harvest.errors import ConflictError
 from harvest.jobs.queue import app, defer, sync_queue
+from harvest.jobs.schedule import TICK_QUEUE
 from harvest.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def run_backup_job(settings: Settings) -> str:
 
 
 @app.periodic(cron="* * * * *", periodic_id="backup")
-@app.task(name="harvest.backup_tick", queueing_lock="harvest.backup_tick")
+@app.task(name="harvest.backup_tick", queueing_lock="harvest.backup_tick", queue=TICK_QUEUE)
 def backup_tick(timestamp: int) -> None:
     settings = get_settings()
     if backup_due(settings, datetime.fromtimestamp(timestamp, UTC)):

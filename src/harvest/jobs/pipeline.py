@@ -19,6 +19,7 @@ from harvest.settings import Settings
 logger = logging.getLogger(__name__)
 
 STAGES: tuple[str, ...] = ("crawl", "process", "entities", "embed")
+OPTIONAL_STAGES: tuple[str, ...] = ("train", "predict")  # after embed, for sources that opt in
 STAGE_TASK = "harvest.stage"
 LIVE = ("queued", "running")
 
@@ -58,6 +59,14 @@ class PipelineView:
         return self.status not in LIVE
 
 
+def stages_for(session: Session, source_id: int) -> list[str]:
+    """The fixed stages, then the optional ones the source opted into (`harvest pipelines add-stage`)."""
+    from harvest.db.models import PipelineMlStage
+
+    extra = set(session.scalars(select(PipelineMlStage.stage).where(PipelineMlStage.source_id == source_id)))
+    return [*STAGES, *(stage for stage in OPTIONAL_STAGES if stage in extra)]
+
+
 def stage_lock(stage: str, source: str) -> str:
     """Jobs sharing a lock never run at the same time: one crawl per source; processing, entities and
     embedding one at a time (each works on every source's new items)."""
@@ -81,7 +90,7 @@ def start_pipeline(settings: Settings, source: str, *, trigger: str = "manual") 
         run = PipelineRun(source_id=source_row.id, trigger=trigger, status="queued")
         session.add(run)
         session.flush()
-        for position, stage in enumerate(STAGES):
+        for position, stage in enumerate(stages_for(session, source_row.id)):
             session.add(
                 PipelineStage(
                     pipeline_run_id=run.id,
@@ -109,11 +118,19 @@ def queue_next(settings: Settings, run_id: int, finished_stage: str) -> str | No
     from harvest.jobs.queue import defer, sync_queue
 
     engine = get_engine(settings)
-    position = STAGES.index(finished_stage)
-    if position == len(STAGES) - 1:
+    with engine.connect() as conn:
+        order = list(
+            conn.execute(
+                select(PipelineStage.stage)
+                .where(PipelineStage.pipeline_run_id == run_id)
+                .order_by(PipelineStage.position)
+            ).scalars()
+        )
+    position = order.index(finished_stage)
+    if position == len(order) - 1:
         _finish(engine, run_id, "succeeded")
         return None
-    following = STAGES[position + 1]
+    following = order[position + 1]
     with engine.begin() as conn:
         flipped = conn.execute(
             update(PipelineStage)

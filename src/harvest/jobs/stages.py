@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from harvest.crawl.runner import run_crawl
-from harvest.crawl.runs import RunView, create_run
+from harvest.crawl.runs import FINISHED_STATUSES, RunView, create_run
 from harvest.db.engine import get_engine
 from harvest.errors import ConflictError, HarvestError
 from harvest.jobs.pipeline import mark_stage
@@ -30,7 +30,12 @@ class StageInterrupted(Exception):
 
 
 class StageFailed(HarvestError):
-    """The stage ran but did not succeed (e.g. the crawl process failed)."""
+    """The stage ran but did not succeed (e.g. the crawl process failed). `retryable=False`: the stage
+    ran to its end and said why it failed; running it again at once would say the same."""
+
+    def __init__(self, message: str | None = None, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class Progress:
@@ -85,8 +90,11 @@ def crawl_stage(settings: Settings, source: str, progress: Progress) -> dict[str
     counts = view.counts | {"crawl_run": run_id}
     if stopping:
         progress.checkpoint()  # raises the reason we stopped for
-    if view.status != "succeeded":
-        raise StageFailed(f"crawl run {run_id} {view.status}: {view.message or 'no message'}")
+    if view.status not in FINISHED_STATUSES:  # "partial" goes on: the pages that worked are processed
+        raise StageFailed(
+            f"crawl run {run_id} {view.status}: {view.message or 'no message'}",
+            retryable=view.status != "failed",
+        )
     return counts
 
 
@@ -127,7 +135,35 @@ def entities_stage(settings: Settings, source: str, progress: Progress) -> dict[
     }
 
 
+def train_stage(settings: Settings, source: str, progress: Progress) -> dict[str, Any]:
+    """Train every dataset the source opted into (a new version only when its snapshot changed)."""
+    from harvest.train.queueing import targets_for
+    from harvest.train.trainer import TrainOptions, train_if_changed
+
+    counts: dict[str, Any] = {}
+    for dataset in targets_for(settings, source, "train"):
+        progress(counts | {"training": dataset})
+        counts[dataset] = train_if_changed(settings, dataset, TrainOptions(), checkpoint=progress.checkpoint)
+    return counts
+
+
+def predict_stage(settings: Settings, source: str, progress: Progress) -> dict[str, Any]:
+    """Label the source's new documents with each opted-in model's production version."""
+    from harvest.train.predictions import predict_source
+    from harvest.train.queueing import targets_for
+
+    counts: dict[str, Any] = {}
+    for model in targets_for(settings, source, "predict"):
+        report = predict_source(
+            settings, model, source, on_progress=lambda done, total: progress({"done": done, "total": total})
+        )
+        counts[model] = {"version": report.version, "predicted": report.predicted}
+    return counts
+
+
 STAGE_FUNCTIONS: dict[str, Callable[[Settings, str, Progress], dict[str, Any]]] = {
+    "train": train_stage,
+    "predict": predict_stage,
     "crawl": crawl_stage,
     "process": process_stage,
     "entities": entities_stage,

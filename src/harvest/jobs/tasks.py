@@ -15,7 +15,7 @@ from harvest.db.models import PipelineRun, PipelineStage, Source
 from harvest.jobs.pipeline import STAGE_TASK, fail_pipeline, mark_running, mark_stage, queue_next
 from harvest.jobs.queue import app
 from harvest.jobs.schedule import TICK_QUEUE
-from harvest.jobs.stages import STAGE_FUNCTIONS, Progress, StageCancelled
+from harvest.jobs.stages import STAGE_FUNCTIONS, Progress, StageCancelled, StageInterrupted
 from harvest.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,9 @@ class SettingsRetry(BaseRetryStrategy):
 
     def get_schedule_in(self, *, exception: BaseException, attempts: int) -> int | None:
         settings = get_settings()
-        if isinstance(exception, StageCancelled) or attempts + 1 >= settings.job_max_attempts:
+        if isinstance(exception, StageCancelled) or not getattr(exception, "retryable", True):
+            return None
+        if attempts + 1 >= settings.job_max_attempts:
             return None
         return int(settings.job_retry_wait_s * (2**attempts))
 
@@ -70,7 +72,11 @@ def run_stage(context: JobContext, pipeline_run_id: int, stage: str) -> None:
         return
     except Exception as error:
         # the same decision SettingsRetry makes from the queue's own attempt count
-        last = context.job.attempts + 1 >= settings.job_max_attempts or isinstance(error, StageCancelled)
+        last = (
+            context.job.attempts + 1 >= settings.job_max_attempts
+            or isinstance(error, StageCancelled)
+            or not getattr(error, "retryable", True)
+        )
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         mark_stage(
             engine,
@@ -81,7 +87,11 @@ def run_stage(context: JobContext, pipeline_run_id: int, stage: str) -> None:
             **({"finished_at": datetime.now(UTC)} if last else {}),
         )
         if last:
-            fail_pipeline(engine, pipeline_run_id, f"{stage} failed after {attempt} attempts: {message}")
+            fail_pipeline(
+                engine,
+                pipeline_run_id,
+                f"{stage} failed after {attempt} attempt{'s' if attempt != 1 else ''}: {message}",
+            )
         logger.warning("pipeline %s: %s attempt %s failed: %s", pipeline_run_id, stage, attempt, message)
         raise
     mark_stage(
@@ -101,6 +111,46 @@ def schedule_tick(timestamp: int) -> None:
     started = fire_schedules(get_settings(), datetime.fromtimestamp(timestamp, UTC))
     if started:
         logger.info("schedule: started pipelines %s", started)
+
+
+# -- training (harvest.train) -------------------------------------------------------------------------------
+class TrainRetry(BaseRetryStrategy):
+    """Retry a training job like a stage, except when the input is at fault (it would fail again)."""
+
+    def get_schedule_in(self, *, exception: BaseException, attempts: int) -> int | None:
+        from harvest.errors import HarvestError
+
+        if isinstance(exception, HarvestError) and 400 <= exception.http_status < 500:
+            return None
+        return SettingsRetry().get_schedule_in(exception=exception, attempts=attempts)
+
+
+@app.task(name="harvest.train", pass_context=True, retry=TrainRetry())
+def train_task(context: JobContext, training_run_id: int) -> None:
+    from harvest.train.trainer import run_training
+
+    def checkpoint() -> None:
+        if context.abort_reason() is not None:
+            raise StageInterrupted("the worker is shutting down or the job was cancelled")
+
+    run_training(get_settings(), training_run_id, checkpoint=checkpoint)
+
+
+@app.periodic(cron="* * * * *")
+@app.task(name="harvest.retrain_tick", queueing_lock="harvest.retrain_tick", queue=TICK_QUEUE)
+def retrain_tick(timestamp: int) -> None:
+    """Once a minute: queue a challenger training for every retrain schedule that fires now."""
+    from harvest.train.queueing import queue_training
+    from harvest.train.retrain import due_schedules
+    from harvest.train.trainer import TrainOptions
+
+    settings = get_settings()
+    for model, dataset, params in due_schedules(settings, datetime.fromtimestamp(timestamp, UTC)):
+        options = TrainOptions(
+            model_name=model, retrain=True, **{k: v for k, v in params.items() if k != "retrain"}
+        )
+        queue_training(settings, dataset, options, trigger="schedule")
+        logger.info("retrain: queued a challenger for %s", model)
 
 
 # The automatic backup's tasks live with the backup schedule; importing them here registers them.

@@ -15,6 +15,7 @@ from parsel import Selector
 from trafilatura import metadata as trafilatura_metadata
 
 from harvest.process.dates import publication_date
+from harvest.process.decoding import decode_html
 from harvest.process.structure import structured_text
 
 logger = logging.getLogger(__name__)
@@ -56,15 +57,10 @@ def declared_charset(content_type: str | None) -> str | None:
 
 
 def decode(body: bytes, content_type: str | None) -> tuple[str, bool]:
-    """Text of a body: the declared charset, else UTF-8; undecodable bytes become U+FFFD (flagged)."""
-    for charset in (declared_charset(content_type), "utf-8"):
-        if not charset:
-            continue
-        try:
-            return body.decode(charset), False
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return body.decode("utf-8", errors="replace"), True
+    """Text of a body (BOM, header charset, <meta> declaration, UTF-8, detection: see
+    harvest.process.decoding); True when undecodable bytes became U+FFFD."""
+    text, _, replaced = decode_html(body, content_type)
+    return text, replaced
 
 
 def extract_page(
@@ -159,10 +155,17 @@ def has_prose(text: str) -> bool:
 
     Both extractors fall back to whatever text a page has; a page that is only menus, link lists and a
     footer yields short fragments, which are not a document worth chunking and embedding."""
-    words = text.split()
-    return len(words) >= MIN_WORDS_WITHOUT_PROSE or any(
-        len(line.split()) >= MIN_SENTENCE_WORDS for line in text.splitlines()
+    return word_count(text) >= MIN_WORDS_WITHOUT_PROSE or any(
+        word_count(line) >= MIN_SENTENCE_WORDS for line in text.splitlines()
     )
+
+
+# Chinese and Japanese write words without spaces: about two characters make a word.
+_UNSPACED_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def word_count(text: str) -> int:
+    return len(text.split()) + len(_UNSPACED_SCRIPT.findall(text)) // 2
 
 
 def _finish(result: Extraction, max_chars: int) -> Extraction:

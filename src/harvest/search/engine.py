@@ -462,6 +462,15 @@ def _filter_sql(filters: Filters) -> tuple[list[str], dict[str, Any]]:
             f"WHERE e.cluster_id = (SELECT coalesce(cluster_id, id) FROM entities WHERE id = :f_entity_{i}))"
         )
         params[f"f_entity_{i}"] = entity
+    for i, item in enumerate(filters.predicted):
+        model, _, label = item.partition("=")
+        # the model's latest prediction for the document (any version), by its label(s)
+        where.append(
+            f"d.id IN (SELECT lp.document_id FROM (SELECT DISTINCT ON (document_id) document_id, labels "
+            f"FROM predictions WHERE model_name = :f_pmodel_{i} ORDER BY document_id, id DESC) lp "
+            f"WHERE :f_plabel_{i} = ANY(lp.labels))"
+        )
+        params |= {f"f_pmodel_{i}": model, f"f_plabel_{i}": label}
     for i, (key, value) in enumerate(filters.label_pairs):
         if value is None:
             where.append(f"jsonb_exists(s.labels, :f_label_{i})")

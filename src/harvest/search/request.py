@@ -16,6 +16,7 @@ MODES: tuple[Mode, ...] = ("vector", "keyword", "hybrid")
 MAX_LIMIT = 100
 MAX_WINDOW = 1000  # offset + limit: deeper pages cost more than they are worth
 _LABEL = re.compile(r"^[\w.-]{1,100}(=.{1,200})?$")
+_PREDICTED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}=.{1,200}$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
 
 
@@ -29,11 +30,15 @@ class Filters:
     date_to: date | None = None  # … on or before
     labels: tuple[str, ...] = ()  # "key" (present) or "key=value" on the source's labels
     entities: tuple[int, ...] = ()  # documents mentioning each of these entities (or their cluster)
+    predicted: tuple[str, ...] = ()  # "MODEL=LABEL": the model's latest prediction for the document has LABEL
 
     def __post_init__(self) -> None:
         for label in self.labels:
             if not _LABEL.match(check_text(label, "label filter")):
                 raise InvalidInputError(f"label filter {label!r} must be KEY or KEY=VALUE")
+        for item in self.predicted:
+            if not _PREDICTED.match(item):
+                raise InvalidInputError(f"predicted-label filter {item!r} must be MODEL=LABEL")
         for language in self.languages:
             if not _LANGUAGE.match(language):
                 raise InvalidInputError(f"language filter {language!r} is not a language code such as en")

@@ -26,6 +26,7 @@ def _run(view: RunView) -> Run:
         counts=view.counts,
         message=view.message,
         errors=[{"url": url, "reason": reason} for url, reason in view.errors],
+        limits=view.limits,
     )
 
 

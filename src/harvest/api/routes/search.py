@@ -62,6 +62,9 @@ def search(
     date_from: Annotated[date | None, Query(description="published (else fetched) on or after")] = None,
     date_to: Annotated[date | None, Query(description="published (else fetched) on or before")] = None,
     label: Annotated[list[str] | None, Query(description="source label KEY or KEY=VALUE")] = None,
+    predicted: Annotated[
+        list[str] | None, Query(description="a model's predicted label: MODEL=LABEL")
+    ] = None,
     entity: Annotated[
         list[str] | None,
         Query(description="documents mentioning this entity: an id or a name (fuzzy)"),
@@ -76,6 +79,7 @@ def search(
         date_from=date_from,
         date_to=date_to,
         labels=tuple(label or ()),
+        predicted=tuple(predicted or ()),
         entities=entity_ids(request, entity or []),
     )
     found = searcher_of(request).search(
@@ -96,6 +100,9 @@ class SearchBody(BaseModel):
     date_from: date | None = None
     date_to: date | None = None
     label: list[str] = Field(default_factory=list, max_length=20)
+    predicted: list[str] = Field(
+        default_factory=list, max_length=20, description="a model's predicted label: MODEL=LABEL"
+    )
     entity: list[int | str] = Field(
         default_factory=list, max_length=20, description="entity ids or names (fuzzy)"
     )
@@ -115,6 +122,7 @@ def search_json(request: Request, body: SearchBody) -> SearchResponse:
         date_from=body.date_from,
         date_to=body.date_to,
         labels=tuple(body.label),
+        predicted=tuple(body.predicted),
         entities=entity_ids(request, [str(e) for e in body.entity]),
     )
     found = searcher_of(request).search(

@@ -10,10 +10,17 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from harvest.api.auth import require_read, require_write, settings_of
 from harvest.api.limits import rate_limit
-from harvest.api.schemas import CrawlStarted, Page, SourceChanges, SourceOut, page_of
+from harvest.api.schemas import CrawlStarted, Page, SourceChanges, SourceOut, SourceSaved, page_of
 from harvest.crawl.runner import run_crawl
 from harvest.crawl.runs import create_run
-from harvest.crawl.sources import add_source, edit_source, get_source, list_sources, remove_source
+from harvest.crawl.sources import (
+    add_source,
+    edit_source,
+    get_source,
+    list_sources,
+    remove_source,
+    url_warnings_of,
+)
 from harvest.crawl.spec import SourceSpec
 from harvest.db.engine import get_engine
 
@@ -38,24 +45,36 @@ def source(request: Request, name: SourceName) -> SourceSpec:
     return get_source(get_engine(settings_of(request)), name)
 
 
-@router.post("", status_code=201, response_model=SourceOut, dependencies=[Depends(require_write)])
-def create(request: Request, spec: Annotated[SourceSpec, Body(examples=[EXAMPLE])]) -> SourceSpec:
-    """Add a source (the fields of `sources.yaml`); nothing is stored unless all of it is valid."""
-    return add_source(get_engine(settings_of(request)), spec)
+@router.post("", status_code=201, response_model=SourceSaved, dependencies=[Depends(require_write)])
+def create(request: Request, spec: Annotated[SourceSpec, Body(examples=[EXAMPLE])]) -> SourceSaved:
+    """Add a source (the fields of `sources.yaml`); nothing is stored unless all of it is valid.
+    `warnings` lists start or sitemap URLs the crawler will refuse (non-public addresses) or cannot
+    resolve from here."""
+    settings = settings_of(request)
+    added = add_source(get_engine(settings), spec)
+    return _saved(added, url_warnings_of(added, settings.crawl_allowed_hosts))
 
 
-@router.patch("/{name}", response_model=SourceOut, dependencies=[Depends(require_write)])
+@router.patch("/{name}", response_model=SourceSaved, dependencies=[Depends(require_write)])
 def change(
     request: Request,
     name: SourceName,
     changes: Annotated[SourceChanges, Body(examples=[{"max_pages": 1000, "schedule": "0 3 * * *"}])],
-) -> SourceSpec:
-    """Change some fields; the result must be a valid source or nothing changes."""
+) -> SourceSaved:
+    """Change some fields; the result must be a valid source or nothing changes. `warnings` as for
+    POST, about the URLs the change sets."""
+    settings = settings_of(request)
     given: dict[str, Any] = changes.model_dump(exclude_unset=True)
     for field, value in list(given.items()):
         if value is None:  # null: back to the default (e.g. no schedule)
             given[field] = SourceSpec.model_fields[field].get_default(call_default_factory=True)
-    return edit_source(get_engine(settings_of(request)), name, given)
+    edited = edit_source(get_engine(settings), name, given)
+    urls_changed = {"start_urls", "sitemap_urls"} & set(given)
+    return _saved(edited, url_warnings_of(edited, settings.crawl_allowed_hosts) if urls_changed else [])
+
+
+def _saved(spec: SourceSpec, warnings: list[str]) -> SourceSaved:
+    return SourceSaved.model_validate(spec.model_dump() | {"warnings": warnings})
 
 
 @router.delete("/{name}", status_code=204, dependencies=[Depends(require_write)])

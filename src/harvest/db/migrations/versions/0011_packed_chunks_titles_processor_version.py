@@ -2,7 +2,7 @@
 processor version (older documents are processed again: re-extracted and re-chunked)
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0014
 Create Date: 2026-11-25 15:40:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0011"
-down_revision: str | None = "0007"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
