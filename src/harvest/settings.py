@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     search_ef_search: int = Field(default=100, ge=1, le=1000)
     search_rrf_k: int = Field(default=60, ge=1, le=10_000)
     search_vector_weight: float = Field(default=1.0, ge=0, le=100)
-    search_keyword_weight: float = Field(default=1.0, ge=0, le=100)
+    search_keyword_weight: float = Field(default=0.3, ge=0, le=100)
     search_max_query_chars: int = Field(default=1000, ge=10, le=100_000)
     search_chunk_evidence: float = Field(default=0.3, ge=0, le=10)
     api_host: str = "127.0.0.1"
