@@ -49,8 +49,10 @@ GARDEN_PARAGRAPHS = [
 ]
 
 
-def energy_page(paragraphs: list[str], nav: str = NAV, footer: str = FOOTER) -> str:
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+def energy_page(paragraphs: list[str], nav: str = NAV, footer: str = FOOTER, sections: bool = False) -> str:
+    body = "".join(
+        (f"<h2>Part {n}</h2>" if sections else "") + f"<p>{p}</p>" for n, p in enumerate(paragraphs, 1)
+    )
     return (
         "<html><head><title>Renewable energy</title><meta name='author' content='Ada Writer'></head>"
         f"<body>{nav}<article><h1>Renewable energy</h1>{body}</article>{footer}</body></html>"
@@ -60,7 +62,7 @@ def energy_page(paragraphs: list[str], nav: str = NAV, footer: str = FOOTER) -> 
 @pytest.fixture(scope="module")
 def site() -> Iterator[LocalSite]:
     server = LocalSite().start()
-    server.set_page("/garden", energy_page(GARDEN_PARAGRAPHS))
+    server.set_page("/garden", energy_page(GARDEN_PARAGRAPHS, sections=True))
     yield server
     server.stop()
 
@@ -204,17 +206,26 @@ def test_bad_pages_are_recorded_with_a_reason_and_the_batch_goes_on(db_settings:
     assert docs["fine"].skip_reason is None and "Wind turbines" in docs["fine"].text
 
 
-def test_editing_one_paragraph_changes_only_its_chunk(settings: Settings, site: LocalSite) -> None:
+def test_editing_one_paragraph_changes_only_its_sections_chunk(settings: Settings, site: LocalSite) -> None:
+    # chunks of 64 tokens: each section (a paragraph of ~45 tokens) is a chunk of its own
+    settings = make_settings(**settings.model_dump() | {"chunk_max_tokens": 64})
     source = new_source(settings, site.base + "/garden", max_pages=1)
     run_crawl(settings, source)
     process_pending(settings, source)
     document = documents_by_url(settings)[site.base + "/garden"]
     before = chunk_ids(settings, document.id)
-    assert len(before) == 4  # one chunk per paragraph
+    assert len(before) == 4  # one chunk per section
+    with Session(get_engine(settings)) as session:
+        chunks = session.scalars(
+            select(Chunk).where(Chunk.document_id == document.id).order_by(Chunk.ordinal)
+        )
+        assert [(c.title, c.heading) for c in chunks] == [
+            ("Renewable energy", f"Part {n}") for n in range(1, 5)
+        ]
 
     edited = list(GARDEN_PARAGRAPHS)
     edited[2] = edited[2].replace("lavender, borage and clover", "lavender, thyme and clover")
-    site.set_page("/garden", energy_page(edited))
+    site.set_page("/garden", energy_page(edited, sections=True))
     assert run_crawl(settings, source).counts["changed"] == 1
     report = process_pending(settings, source)
     assert (report.processed, report.chunks_added, report.chunks_removed) == (1, 1, 1)
@@ -279,7 +290,7 @@ def test_a_killed_process_run_loses_and_duplicates_nothing(db_settings: Settings
             .join(Document)
             .where(Document.url.like("https://many.%"))
         )
-    assert len(per_doc) == 120 and {count for _, count in per_doc} == {4}
+    assert len(per_doc) == 120 and {count for _, count in per_doc} == {1}  # 4 paragraphs packed in one
     assert histories == 120
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -65,8 +66,35 @@ def test_evaluation_reports_each_mode(searcher: Searcher) -> None:
     assert [s.mode for s in scores] == ["vector", "keyword", "hybrid"]
     for score in scores:
         assert score.queries == 20
-        assert set(score.means) == {"ndcg@10", "recall@10", "recall@100", "mrr"}
-        assert score.means["mrr"] == 1.0  # the relevant page first, every time (previous test)
+        assert set(score.means) == {"ndcg@10", "recall@10", "recall@100", "mrr@10"}
+        assert score.means["mrr@10"] == 1.0  # the relevant page first, every time (previous test)
+        assert score.unmatched == []
+
+
+def test_evaluation_normalises_paths_and_refuses_qrels_that_match_nothing(
+    searcher: Searcher, tmp_path: Path
+) -> None:
+    queries = {"q1": "honey bees on city roofs"}
+    slashless = {"q1": {"articles/urban-beekeeping-paris": 1}}  # no leading slash, as people write it
+    [scores] = evaluate(searcher, queries, slashless, ["keyword"])
+    assert scores.means["mrr@10"] == 1.0 and not scores.unmatched
+    full_url = {"q1": {"http://elsewhere.example/articles/urban-beekeeping-paris#top": 1, "/nope": 1}}
+    [scores] = evaluate(searcher, queries, full_url, ["keyword"])
+    assert scores.means["mrr@10"] == 1.0 and scores.unmatched == ["/nope"]
+    with pytest.raises(InvalidInputError, match="none of the 1 judged documents is a stored document"):
+        evaluate(searcher, queries, {"q1": {"/no/such/page": 1}}, ["keyword"])
+
+
+@pytest.mark.parametrize("mode", ["vector", "keyword", "hybrid"])
+def test_result_pages_do_not_depend_on_the_page_size(searcher: Searcher, mode: str) -> None:
+    """Page k of size n is the k-th slice of one long list, whatever n is, in every mode."""
+    query = "energy and power for cities"
+    full = [h.document_id for h in searcher.search(SearchRequest(query, mode, limit=100)).hits]  # type: ignore[arg-type]
+    assert len(full) >= 12
+    for size in (1, 3, 5, 10):
+        for offset in range(0, 12, size):
+            page = searcher.search(SearchRequest(query, mode, limit=size, offset=offset))  # type: ignore[arg-type]
+            assert [h.document_id for h in page.hits] == full[offset : offset + size], (size, offset)
 
 
 def test_keyword_search_keeps_exact_syntax(searcher: Searcher) -> None:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from harvest.cli.context import settings
-from harvest.cli.output import console, escape, print_json
+from harvest.cli.output import console, err_console, escape, print_json
 from harvest.errors import InvalidInputError
 from harvest.processes import exit_now
 from harvest.search.request import MODES, Filters, Mode, SearchRequest
@@ -198,7 +198,7 @@ def eval_search(
     source: list[str] = typer.Option([], "--source", "-s", help="Only this source (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
-    """nDCG@10, recall@10/100 and MRR per search mode. Without files: the bundled demo-site dev set."""
+    """MRR@10, nDCG@10, recall@10/100 per search mode. Without files: the bundled demo-site dev set."""
     from harvest.search.engine import Searcher
     from harvest.search.evaluation import DEVSET_DIR, evaluate, load_qrels, load_queries
 
@@ -209,6 +209,15 @@ def eval_search(
     scores = evaluate(
         Searcher(settings()), loaded_queries, loaded_qrels, modes, filters=Filters(sources=tuple(source))
     )
+    unmatched = scores[0].unmatched
+    if unmatched:
+        shown = ", ".join(unmatched[:3]) + (" …" if len(unmatched) > 3 else "")
+        err_console.print(
+            f"[yellow]warning:[/] {len(unmatched)} judged documents match no stored document "
+            f"(scored as not found): {escape(shown)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if as_json:
         print_json({s.mode: s.means for s in scores})
         return

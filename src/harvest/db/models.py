@@ -48,10 +48,12 @@ STAGE_STATUSES = ("pending", "queued", "running", "succeeded", "failed", "cancel
 ENTITY_ORIGINS = ("import", "field", "candidate")
 LINK_KINDS = ("merge", "split")
 CANDIDATE_STATUSES = ("new", "accepted", "rejected")
-# Headings weigh more than body text in keyword ranking.
+# Keyword ranking weighs a word in the page title (A) above one in the chunk's heading path (B) above one
+# in the text (D); search.keyword sets how much each weight counts.
 SEARCH_VECTOR_SQL = (
-    "setweight(to_tsvector(search_config, coalesce(heading, '')), 'A') || "
-    "setweight(to_tsvector(search_config, text), 'B')"
+    "setweight(to_tsvector(search_config, coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector(search_config, coalesce(heading, '')), 'B') || "
+    "setweight(to_tsvector(search_config, text), 'D')"
 )
 
 
@@ -248,6 +250,8 @@ class Document(Timestamped, Base):
     meta: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the process stage's version that made text and chunks: an older one is processed again
+    processor_version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     chunks: Mapped[list[Chunk]] = relationship(back_populates="document", passive_deletes=True)
 
@@ -296,7 +300,8 @@ class Chunk(Timestamped, Base):
     ordinal: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     token_count: Mapped[int] = mapped_column(Integer)
-    heading: Mapped[str | None] = mapped_column(Text)
+    heading: Mapped[str | None] = mapped_column(Text)  # heading path below the title: "Setup > Databases"
+    title: Mapped[str | None] = mapped_column(Text)  # the document's title, embedded and indexed with it
     # The document language's text-search configuration (search.text_config); keyword search stems
     # queries with the same one.
     search_config: Mapped[str] = mapped_column(REGCONFIG, server_default=literal_sql("'simple'::regconfig"))

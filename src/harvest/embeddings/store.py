@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, exists, func, insert, select, text, u
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from harvest.db.models import Chunk, ChunkEmbedding, EmbeddingModel
+from harvest.embedding_input import embedding_input
 from harvest.errors import ConflictError, InvalidInputError, NotFoundError
 
 
@@ -70,11 +71,17 @@ def _create_index(conn: Connection, model_id: int, dimension: int, m: int, ef_co
 
 
 def pending_chunks(engine: Engine, model_id: int, limit: int, after: str = "") -> list[tuple[str, str]]:
-    """(chunk id, text) of chunks without a vector for the model, in id order after `after`."""
+    """(chunk id, what the model reads) of chunks without a vector for the model, in id order after
+    `after`: the page title and heading path, then the text (harvest.embedding_input)."""
     missing = ~exists().where(ChunkEmbedding.model_id == model_id, ChunkEmbedding.chunk_id == Chunk.id)
-    query = select(Chunk.id, Chunk.text).where(missing, Chunk.id > after).order_by(Chunk.id).limit(limit)
+    query = (
+        select(Chunk.id, Chunk.title, Chunk.heading, Chunk.text)
+        .where(missing, Chunk.id > after)
+        .order_by(Chunk.id)
+        .limit(limit)
+    )
     with engine.connect() as conn:
-        return [(row.id, row.text) for row in conn.execute(query)]
+        return [(row.id, embedding_input(row.title, row.heading, row.text)) for row in conn.execute(query)]
 
 
 def count_pending(engine: Engine, model_id: int) -> int:

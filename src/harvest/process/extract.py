@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import py3langid
 import trafilatura
+from lxml import html as lxml_html
 from parsel import Selector
+from trafilatura import metadata as trafilatura_metadata
 
+from harvest.process.dates import publication_date
 from harvest.process.decoding import decode_html
+from harvest.process.structure import structured_text
+
+logger = logging.getLogger(__name__)
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", "application/xml", "text/xml"}
 TEXT_TYPES = {"text/plain"}
 MIN_TEXT_CHARS = 25
-# Publication dates from metadata, structured data and the URL only: htmldate's "extensive" search
-# scans every text node for date-like strings, which cost more than the whole text extraction here.
-DATE_PARAMS = {"extensive_search": False, "original_date": True}
 MIN_SENTENCE_WORDS = 7
 MIN_WORDS_WITHOUT_PROSE = 60
 MAX_LINK_SHARE = 0.5  # above: the page's text is mostly links
@@ -80,19 +84,23 @@ def extract_page(
     if mime in TEXT_TYPES:
         return _finish(Extraction(text=html.strip(), meta=meta | {"extractor": "plain"}), max_chars)
 
-    document = trafilatura.bare_extraction(
-        html,
-        url=url,
-        with_metadata=True,
-        include_formatting=True,
-        include_comments=False,
-        include_tables=True,
-        date_extraction_params=DATE_PARAMS,
-    )
-    if isinstance(document, dict):  # only with as_dict=True; keeps the types honest
-        document = None
-    text = (document.text or "").strip() if document is not None else ""
-    extractor = "trafilatura"
+    tree = trafilatura.load_html(html)
+    metadata = page_metadata(tree)
+    found_date = publication_date(tree, url)
+    text, extractor = (structured_text(tree), "structure") if tree is not None else (None, "")
+    if not text:
+        document = trafilatura.bare_extraction(
+            html,
+            url=url,
+            with_metadata=False,
+            include_formatting=True,
+            include_comments=False,
+            include_tables=True,
+        )
+        if isinstance(document, dict):  # only with as_dict=True; keeps the types honest
+            document = None
+        text = (document.text or "").strip() if document is not None else ""
+        extractor = "trafilatura"
     if len(text) < MIN_TEXT_CHARS:
         # No main content found (short pages, app shells): take the page's visible text.
         _, fallback, _ = trafilatura.baseline(html)
@@ -104,13 +112,15 @@ def extract_page(
         return Skipped("no main text: navigation or boilerplate only")
     if link_share(text, html) > MAX_LINK_SHARE:
         return Skipped("a list of links (an index or navigation page), not a document")
+    if found_date is not None:
+        meta["date_source"] = found_date.source
     result = Extraction(
         text=text,
-        title=_clean(getattr(document, "title", None)),
-        author=_clean(getattr(document, "author", None)),
-        description=_clean(getattr(document, "description", None)),
-        published_at=_date(getattr(document, "date", None)),
-        language=_clean(getattr(document, "language", None)) or declared_language(html),
+        title=_title_from_heading(metadata.title, text) if extractor == "structure" else metadata.title,
+        author=metadata.author,
+        description=metadata.description,
+        published_at=found_date.value if found_date else None,
+        language=metadata.language or declared_language(html),
         fields=select_fields(html, field_rules) if field_rules else {},
         meta=meta | {"extractor": extractor},
     )
@@ -212,10 +222,59 @@ def _clean(value: object) -> str | None:
     return value or None
 
 
-def _date(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+@dataclass(frozen=True)
+class PageMetadata:
+    title: str | None = None
+    author: str | None = None
+    description: str | None = None
+    language: str | None = None
+
+
+def page_metadata(tree: lxml_html.HtmlElement | None) -> PageMetadata:
+    """Title, author, description and language from <meta>, JSON-LD and the title/h1 (trafilatura's
+    rules). The publication date is not taken from here: trafilatura's date search reads the text."""
+    if tree is None:
+        return PageMetadata()
+    found = trafilatura_metadata.examine_meta(tree)
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    except ValueError:
+        found = trafilatura_metadata.extract_meta_json(tree, found)
+    except Exception:  # trafilatura's JSON-LD reader fails on some malformed blocks: keep <meta>
+        logger.debug("unreadable JSON-LD metadata", exc_info=True)
+    title = found.title or _title_element(tree) or trafilatura_metadata.extract_title(tree)
+    author = found.author if found.author and " " in found.author else None
+    author = author or trafilatura_metadata.extract_author(tree)
+    language = _clean(getattr(found, "language", None))
+    return PageMetadata(_clean_title(title), _clean(author), _clean(found.description), language)
+
+
+_STRONG_SEPARATORS = re.compile(r"\s+[|\u00b7\u00bb]\s+|\s+::\s+")
+_DASH_SEPARATORS = re.compile(r"\s+[-\u2013\u2014]\s+")
+
+
+def _title_element(tree: lxml_html.HtmlElement) -> str | None:
+    """The page's <title> without the site name that follows it ("Page | Docs | Site" → "Page")."""
+    element = tree.find(".//title")
+    if element is None:
         return None
+    text = " ".join(element.text_content().split())
+    parts = _STRONG_SEPARATORS.split(text)
+    if len(parts) == 1:
+        # "Page - Site": a dash separates a site name only when what follows is the shorter part
+        dashed = _DASH_SEPARATORS.split(text)
+        if len(dashed) == 2 and len(dashed[1]) < len(dashed[0]):
+            parts = dashed
+    return parts[0].strip() or text or None
+
+
+def _title_from_heading(title: str | None, text: str) -> str | None:
+    """The content's first heading when the title starts with it (the page's own name, without the
+    site's): "csv — CSV File Reading" for "csv — CSV File Reading - Python 3 docs"."""
+    match = re.match(r"#{1,6} (.+)", text)
+    if match and title and title.casefold().startswith(match.group(1).strip().casefold()):
+        return match.group(1).strip()
+    return title
+
+
+def _clean_title(value: object) -> str | None:
+    title = _clean(value)
+    return title.rstrip("¶§ ").strip() or None if title else None

@@ -20,6 +20,11 @@ from harvest.process.dedup import Fingerprint, band_hashes, signature_from_bytes
 from harvest.process.extract import Extraction, Skipped
 from harvest.search.text_config import text_config
 
+# Raised when extraction or chunking changes what a page becomes: documents made by an older version
+# are processed again (re-extracted, re-chunked; the embed stage then embeds only the new chunks).
+# 2: structured extraction, metadata-only dates, chunks packed by section with title and heading path.
+PROCESSOR_VERSION = 2
+
 
 @dataclass
 class Processed:
@@ -75,6 +80,7 @@ def _document_row(item: Processed, now: datetime) -> dict[str, Any]:
         "url": item.url,
         "page_version": item.page_version,
         "processed_at": now,
+        "processor_version": PROCESSOR_VERSION,
         "duplicate_of_id": None,
     }
     result = item.result
@@ -242,12 +248,14 @@ def replace_chunks(
     drafts: dict[int, list[ChunkDraft]],
     all_ids: list[int],
     languages: dict[int, str | None] | None = None,
+    titles: dict[int, str | None] | None = None,
 ) -> tuple[int, int]:
     """Make each document's chunks equal its drafts (documents not in `drafts` get none).
 
     Chunks whose id survives keep their row and embeddings; only their position and text-search
     configuration (from the document's language) follow the document. Returns (added, removed)."""
     languages = languages or {}
+    titles = titles or {}
     new_ids = [d.id for document_drafts in drafts.values() for d in document_drafts]
     removed = conn.execute(
         delete(Chunk).where(Chunk.document_id.in_(all_ids), Chunk.id.not_in(new_ids)).returning(Chunk.id)
@@ -263,6 +271,7 @@ def replace_chunks(
             "text": d.text,
             "token_count": d.token_count,
             "heading": d.heading,
+            "title": titles.get(document_id),
             "search_config": text_config(languages.get(document_id)),
         }
         for document_id, document_drafts in drafts.items()

@@ -1,8 +1,9 @@
 """`harvest process`: every page version not yet processed → document, duplicates, chunks. Incremental.
 
 Work is found, not remembered: a page whose latest stored version is newer than its document's (or that
-has no document) needs processing. Each batch is one transaction, so a rerun after a crash picks up
-exactly what is missing, and a rerun after success finds nothing to do.
+has no document, or whose document an older version of this stage made) needs processing. Each batch is
+one transaction, so a rerun after a crash picks up exactly what is missing, and a rerun after success
+finds nothing to do.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from harvest.process.chunking import ChunkingPolicy, chunk_text
 from harvest.process.dedup import fingerprint
 from harvest.process.extract import Extraction, Skipped, extract_page
 from harvest.process.persist import (
+    PROCESSOR_VERSION,
     Processed,
     find_duplicates,
     index_bands,
@@ -63,7 +65,13 @@ class WorkItem:
 def _pending_filter(source_id: int | None, force: bool = False) -> list[object]:
     conditions: list[object] = [Page.version > 0]
     if not force:  # forced: every page's latest version again (new extraction rules or chunk settings)
-        conditions.append(or_(Document.id.is_(None), Document.page_version < Page.version))
+        conditions.append(
+            or_(
+                Document.id.is_(None),
+                Document.page_version < Page.version,
+                Document.processor_version < PROCESSOR_VERSION,
+            )
+        )
     if source_id is not None:
         conditions.append(Page.source_id == source_id)
     return conditions
@@ -195,12 +203,13 @@ def _process_batch(
         mark_duplicates(conn, prepared)
         index_bands(conn, prepared, settings.near_duplicate_threshold)
         drafts = {
-            p.document_id: chunk_text(p.result.text, str(p.document_id), counter, policy)
+            p.document_id: chunk_text(p.result.text, str(p.document_id), counter, policy, p.result.title)
             for p in prepared
             if isinstance(p.result, Extraction) and p.duplicate_of is None
         }
         languages = {p.document_id: p.result.language for p in prepared if isinstance(p.result, Extraction)}
-        added, removed = replace_chunks(conn, drafts, [p.document_id for p in prepared], languages)
+        titles = {p.document_id: p.result.title for p in prepared if isinstance(p.result, Extraction)}
+        added, removed = replace_chunks(conn, drafts, [p.document_id for p in prepared], languages, titles)
     report.chunks_added += added
     report.chunks_removed += removed
     for done in prepared:

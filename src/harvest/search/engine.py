@@ -1,5 +1,6 @@
-"""The search engine: candidates from pgvector (HNSW) and PostgreSQL full text, fused by RRF, collapsed to
-one hit per document, with highlighted snippets."""
+"""The search engine: chunk candidates from pgvector (HNSW) and PostgreSQL full text, ranked as documents
+(search.ranking: a page's evidence, RRF fusion, pages independent of their size), with highlighted
+snippets."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from harvest.embeddings.backend import Encoder, get_encoder
 from harvest.embeddings.client import EmbeddingsUnavailableError
 from harvest.embeddings.store import active_model
 from harvest.errors import ConflictError, InvalidInputError, NotFoundError
-from harvest.search.fusion import reciprocal_rank_fusion
-from harvest.search.keyword import JOINS, highlight_query, keyword_candidates
+from harvest.search.keyword import JOINS, KeywordCandidate, highlight_query, keyword_candidates
+from harvest.search.ranking import ChunkScore, DocumentScore, Evidence, documents, fuse, tiered
 from harvest.search.request import MAX_WINDOW, Filters, SearchRequest, check_page
 from harvest.search.results import SearchHit as SearchHit  # re-exported: where callers look for them
 from harvest.search.results import SearchResults as SearchResults
@@ -31,6 +32,8 @@ from harvest.settings import Settings
 logger = logging.getLogger(__name__)
 
 CONFIG_CACHE_S = 30.0
+VECTOR_MIN_DEPTH = 100  # chunks read from the HNSW index at least
+VECTOR_MAX_DEPTH = 20_000
 
 
 @dataclass(frozen=True)
@@ -63,13 +66,11 @@ class Searcher:
         started = time.perf_counter()
         request = request.validated(self.settings.search_max_query_chars)
         window = request.offset + request.limit
-        depth = _candidate_depth(window)
         warnings: list[str] = []
         with self.engine.connect() as conn:
             self._check_sources(conn, request.filters)
             model = self._model(conn)
-            vector: list[_Candidate] = []
-            keyword: list[_Candidate] = []
+            query_vector: str | None = None
             if request.mode in {"vector", "hybrid"}:
                 if model is None:
                     if request.mode == "vector":
@@ -89,14 +90,41 @@ class Searcher:
                         if request.mode == "vector":
                             raise
                         warnings.append(f"embeddings unavailable ({error.message}): keywords only")
-                    else:
-                        ef = request.ef_search or self.settings.search_ef_search
-                        vector = self._vector_candidates(
-                            conn, model, query_vector, request.filters, depth, ef
-                        )
+            keyword: list[DocumentScore] | None = None
             if request.mode in {"keyword", "hybrid"}:
-                keyword = self._keyword_candidates(conn, request.query, request.filters, depth, window)
-            ranked = self._rank(request, vector, keyword)
+                keyword = documents(
+                    [
+                        ChunkScore(c.chunk_id, c.document_id, c.score)
+                        for c in self._keyword_candidates(conn, request.query, request.filters)
+                    ],
+                    self._evidence(),
+                )
+
+            def rank_tier(size: int) -> tuple[list[DocumentScore], bool]:
+                vector: list[DocumentScore] | None = None
+                vector_done = True
+                if query_vector is not None and model is not None:
+                    ef = request.ef_search or self.settings.search_ef_search
+                    vector, vector_done = self._vector_documents(
+                        conn, model, query_vector, request.filters, size, ef
+                    )
+                keyword_done = keyword is None or len(keyword) <= size
+                lists = {
+                    name: found[:size]
+                    for name, found in (("vector", vector), ("keyword", keyword))
+                    if found is not None
+                }
+                if len(lists) == 1:
+                    name, found = next(iter(lists.items()))
+                    ranked = [
+                        DocumentScore(d.document_id, d.score, d.chunk_id, {name: i})
+                        for i, d in enumerate(found, start=1)
+                    ]
+                else:
+                    ranked = fuse(lists, self._weights(request), self.settings.search_rrf_k)
+                return ranked, vector_done and keyword_done
+
+            ranked = tiered(window, rank_tier)
             page = ranked[request.offset : window]
             hits = self._hits(conn, page, request.query)
         more = len(ranked) > window and window < MAX_WINDOW
@@ -154,7 +182,7 @@ class Searcher:
                 exclude_document=canonical,
             )
             ranked = [
-                (c, {"vector": rank})
+                DocumentScore(c.document_id, c.score, c.chunk_id, {"vector": rank})
                 for rank, c in enumerate(_best_per_document(candidates), start=1)
                 if c.document_id != document_id
             ]
@@ -208,28 +236,42 @@ class Searcher:
         candidates.sort(key=lambda c: -c.score)  # relaxed order: nearly sorted, make it exact
         return candidates
 
-    def _keyword_candidates(
-        self, conn: Connection, query: str, filters: Filters, depth: int, min_found: int
-    ) -> list[_Candidate]:
+    def _vector_documents(
+        self,
+        conn: Connection,
+        model: _Model,
+        query_vector: str,
+        filters: Filters,
+        size: int,
+        ef_search: int,
+    ) -> tuple[list[DocumentScore], bool]:
+        """The `size` best documents by their chunks' similarity, reading deeper until that many
+        documents are among the chunks read; and whether every chunk was read."""
+        depth = max(4 * size, VECTOR_MIN_DEPTH)
+        while True:
+            candidates = self._vector_candidates(conn, model, query_vector, filters, depth, ef_search)
+            exhausted = len(candidates) < depth
+            found = documents(
+                [ChunkScore(c.chunk_id, c.document_id, c.score) for c in candidates], self._evidence()
+            )
+            if len(found) >= size or exhausted or depth >= VECTOR_MAX_DEPTH:
+                return found[:size], exhausted and len(found) <= size
+            depth = min(depth * 2, VECTOR_MAX_DEPTH)
+
+    def _keyword_candidates(self, conn: Connection, query: str, filters: Filters) -> list[KeywordCandidate]:
         where, params = _filter_sql(filters)
         configs = (
             sorted({text_config(language) for language in filters.languages})
             if filters.languages
             else self._configs_in_use(conn)
         )
-        return [
-            _Candidate(c.chunk_id, c.document_id, c.score)
-            for c in keyword_candidates(conn, query, configs, where, params, depth, min_found)
-        ]
+        return keyword_candidates(conn, query, configs, where, params)
 
-    def _rank(
-        self, request: SearchRequest, vector: list[_Candidate], keyword: list[_Candidate]
-    ) -> list[tuple[_Candidate, dict[str, int]]]:
-        if request.mode == "vector":
-            return [(c, {"vector": i}) for i, c in enumerate(_best_per_document(vector), start=1)]
-        if request.mode == "keyword" or not vector:
-            return [(c, {"keyword": i}) for i, c in enumerate(_best_per_document(keyword), start=1)]
-        weights = {
+    def _evidence(self) -> Evidence:
+        return Evidence(weight=self.settings.search_chunk_evidence)
+
+    def _weights(self, request: SearchRequest) -> dict[str, float]:
+        return {
             "vector": self.settings.search_vector_weight
             if request.vector_weight is None
             else request.vector_weight,
@@ -237,26 +279,10 @@ class Searcher:
             if request.keyword_weight is None
             else request.keyword_weight,
         }
-        # Fuse per document (each list's best chunk), so a page is not rewarded for having many chunks.
-        fused = reciprocal_rank_fusion(
-            {
-                "vector": [c.document_id for c in _best_per_document(vector)],
-                "keyword": [c.document_id for c in _best_per_document(keyword)],
-            },
-            weights,
-            self.settings.search_rrf_k,
-        )
-        # the snippet comes from the vector list's best chunk, else the keyword list's
-        best_chunk = {c.document_id: c for c in reversed(keyword)} | {
-            c.document_id: c for c in reversed(vector)
-        }
-        return [(_Candidate(best_chunk[doc].chunk_id, doc, score), ranks) for doc, score, ranks in fused]
 
     # -- results ------------------------------------------------------------------------------------
 
-    def _hits(
-        self, conn: Connection, page: list[tuple[_Candidate, dict[str, int]]], query: str | None
-    ) -> list[SearchHit]:
+    def _hits(self, conn: Connection, page: list[DocumentScore], query: str | None) -> list[SearchHit]:
         if not page:
             return []
         headline = (
@@ -272,14 +298,14 @@ class Searcher:
             ),
             # every word of a plain query is highlighted, also where a chunk has only some of them
             {
-                "ids": [c.chunk_id for c, _ in page],
+                "ids": [d.chunk_id for d in page],
                 "q": highlight_query(query) if query else None,
                 "opts": HEADLINE_OPTIONS,
             },
         ).all()
         by_id = {row.id: row for row in rows}
         hits = []
-        for candidate, ranks in page:
+        for candidate in page:
             row = by_id.get(candidate.chunk_id)
             if row is None:  # re-processed between the two queries: drop rather than fail
                 continue
@@ -296,7 +322,7 @@ class Searcher:
                     snippet=safe_snippet(row.headline or ""),
                     published_at=row.published_at,
                     fetched_at=row.last_fetched_at,
-                    ranks=ranks,
+                    ranks=candidate.ranks,
                 )
             )
         return hits
@@ -400,7 +426,7 @@ class Searcher:
 
 def _candidate_depth(window: int) -> int:
     # Several chunks of one page compete for places; read enough to fill the page with distinct pages.
-    return min(max(4 * window, 50), 2000)
+    return min(max(4 * window, VECTOR_MIN_DEPTH), VECTOR_MAX_DEPTH)
 
 
 def _best_per_document(candidates: list[_Candidate]) -> list[_Candidate]:

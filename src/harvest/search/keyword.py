@@ -1,10 +1,16 @@
-"""Keyword candidates from PostgreSQL full text search.
+"""Keyword candidates from PostgreSQL full text search, scored like BM25.
 
-Two passes. First the query as written (`websearch_to_tsquery`: every word, "phrases", -exclusions, or),
-ranked by cover density. When that finds too few chunks and the query is plain words, chunks with *some*
-of the words follow, ranked by the summed inverse document frequency of the words they contain (rare
-words count more, as in BM25) with cover density breaking ties. Each chunk is matched with the query
-parsed by its own language's configuration, and every branch can use the GIN index."""
+A chunk's score sums, over the query's words, the word's inverse document frequency (rare words count
+more) times `ts_rank` of the word alone — a saturating function of how often the word occurs, where an
+occurrence in the page title (weight A) counts more than one in the heading path (B) or the text (D).
+Plain words match chunks with any of them, so a page that uses most of the words still ranks when it
+lacks one; written syntax ("phrases", -exclusions, or) keeps its meaning: only chunks matching the query
+as written are candidates. Each chunk is matched with the query parsed by its own language's
+configuration, and every branch can use the GIN index.
+
+Very common words (in more than COMMON_DF chunks) still add to the scores but do not select candidates
+when the query has rarer ones, so a query's candidates stay few and are found through the index.
+"""
 
 from __future__ import annotations
 
@@ -18,38 +24,31 @@ JOINS = (
     "JOIN sources s ON s.id = d.source_id "
     "JOIN pages p ON p.id = d.page_id"
 )
-IDF_SAMPLE_CAP = 2000  # document frequencies above this are all "very common": counting further is waste
+COMMON_DF = 2000  # document frequencies are counted up to here: above it a word is "very common"
+RANK_CAP = 5000  # candidates ranked per query at most (only when every word is very common)
+# ts_rank weights for D, C, B, A: text, (unused), heading path, title
+FIELD_WEIGHTS = (0.1, 0.2, 0.3, 0.6)
 
-_QUERIES = (
+_SQL = (
     "WITH q AS MATERIALIZED (SELECT cfg::regconfig AS config, websearch_to_tsquery(cfg::regconfig, :q) "
-    "AS query FROM unnest(CAST(:configs AS text[])) AS cfg) "
-)
-# Ranking reads every matching chunk's tsvector; a very common word matches a large part of the corpus.
-# At most this many matches (in index order) are ranked per pass: rare-word queries are exact, and for
-# very common words the order among the rest carries little information anyway.
-RANK_CAP = 5000
-_ALL_WORDS = (
-    _QUERIES + ", m AS MATERIALIZED (SELECT c.id, c.document_id, c.search_vector, q.query "
-    "FROM q JOIN chunks c ON c.search_config = q.config AND c.search_vector @@ q.query "
-    f"{JOINS} WHERE true {{where}} LIMIT {RANK_CAP}) "
-    "SELECT id AS chunk_id, document_id, 1.0 + ts_rank_cd(search_vector, query, 32) AS score "
-    "FROM m ORDER BY score DESC, id LIMIT :depth"
-)
-_SOME_WORDS = (
-    _QUERIES + ", terms AS MATERIALIZED (SELECT q.config, quote_literal(t.lexeme)::tsquery AS term "
+    "AS query FROM unnest(CAST(:configs AS text[])) AS cfg), "
+    "terms AS MATERIALIZED (SELECT DISTINCT q.config, quote_literal(t.lexeme)::tsquery AS term "
     "FROM q CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector(q.config, :plain))) AS t(lexeme)), "
-    "idf AS MATERIALIZED (SELECT terms.config, terms.term, ln(1 + (:total + 0.5) / (0.5 + "
-    "(SELECT count(*) FROM (SELECT 1 FROM chunks x WHERE x.search_config = terms.config "
-    f"AND x.search_vector @@ terms.term LIMIT {IDF_SAMPLE_CAP}) AS sample))) AS weight FROM terms), "
-    "anyq AS MATERIALIZED (SELECT config, string_agg(term::text, ' | ')::tsquery AS query "
-    "FROM terms GROUP BY config), "
-    "m AS MATERIALIZED (SELECT c.id, c.document_id, c.search_config, c.search_vector, anyq.query "
-    "FROM anyq JOIN chunks c ON c.search_config = anyq.config AND c.search_vector @@ anyq.query "
-    f"{JOINS} WHERE c.id <> ALL(:seen) {{where}} LIMIT {RANK_CAP}) "
-    "SELECT m.id AS chunk_id, m.document_id, "
-    "(SELECT sum(idf.weight) FROM idf WHERE idf.config = m.search_config AND m.search_vector @@ idf.term) "
-    "+ ts_rank_cd(m.search_vector, m.query, 32) AS score "
-    "FROM m ORDER BY score DESC, m.id LIMIT :depth"
+    "df AS MATERIALIZED (SELECT terms.config, terms.term, (SELECT count(*) FROM (SELECT 1 FROM chunks x "
+    "WHERE x.search_config = terms.config AND x.search_vector @@ terms.term LIMIT :common) AS sample) "
+    "AS df FROM terms), "
+    # never negative, and falling with the frequency even where the row estimate is stale
+    "idf AS MATERIALIZED (SELECT config, term, df, ln(1 + (:total + 0.5) / (df + 0.5)) AS weight "
+    "FROM df WHERE df > 0), "
+    # candidates: chunks with any word that is not very common (or any word, when all are)
+    "pick AS MATERIALIZED (SELECT config, string_agg(term::text, ' | ')::tsquery AS query FROM idf "
+    "WHERE df < :common OR NOT EXISTS (SELECT 1 FROM idf rare WHERE rare.config = idf.config "
+    "AND rare.df < :common) GROUP BY config), "
+    "m AS MATERIALIZED (SELECT c.id, c.document_id, c.search_config, c.search_vector "
+    "FROM {source} JOIN chunks c ON c.search_config = {source}.config AND c.search_vector @@ {source}.query "
+    f"{JOINS} WHERE true {{where}} LIMIT {RANK_CAP}) "
+    "SELECT m.id AS chunk_id, m.document_id, (SELECT sum(idf.weight * ts_rank(CAST(:weights AS real[]), "
+    "m.search_vector, idf.term)) FROM idf WHERE idf.config = m.search_config) AS score FROM m"
 )
 
 
@@ -63,11 +62,13 @@ class KeywordCandidate:
 def plain_words(query: str) -> bool:
     """True for plain words; False when the user wrote search syntax whose meaning must be kept."""
     words = query.split()
-    return (
-        len(words) >= 2
-        and '"' not in query
-        and not any(w.startswith("-") or w.lower() == "or" for w in words)
-    )
+    return '"' not in query and not any(w.startswith("-") or w.lower() == "or" for w in words)
+
+
+def scored_words(query: str) -> str:
+    """The words that score a match: the query without excluded words, quotes and `or`."""
+    words = [w for w in query.replace('"', " ").split() if not w.startswith("-") and w.lower() != "or"]
+    return " ".join(words)
 
 
 def keyword_candidates(
@@ -76,33 +77,26 @@ def keyword_candidates(
     configs: list[str],
     where: list[str],
     params: dict[str, Any],
-    depth: int,
-    min_found: int,
 ) -> list[KeywordCandidate]:
-    """Up to `depth` candidates; the some-words pass runs only when the all-words pass found fewer than
-    `min_found` (the page the caller must fill)."""
-    conditions = "".join(" AND " + w for w in where)
-    values = params | {"q": query, "configs": configs, "depth": depth}
-    rows = conn.execute(text(_ALL_WORDS.format(where=conditions)), values).all()
-    found = [KeywordCandidate(r.chunk_id, r.document_id, float(r.score)) for r in rows]
-    if len(found) < min_found and plain_words(query):
-        total = conn.execute(
-            text("SELECT greatest(reltuples, 1) FROM pg_class WHERE relname = 'chunks'")
-        ).scalar()
-        values |= {
-            "plain": query,
-            "total": float(total or 1),
-            "depth": depth - len(found),
-            "seen": [c.chunk_id for c in found],
-        }
-        rows = conn.execute(text(_SOME_WORDS.format(where=conditions)), values).all()
-        # s / (1 + s) keeps every some-words chunk (below 1) under every all-words chunk (above 1)
-        found += [
-            KeywordCandidate(r.chunk_id, r.document_id, float(r.score) / (1.0 + float(r.score))) for r in rows
-        ]
-    return found
+    """Every matching chunk (up to RANK_CAP) with its score, in no particular order."""
+    source = "pick" if plain_words(query) else "q"  # syntax: matched as written, scored by its words
+    total = conn.execute(
+        text("SELECT greatest(reltuples, 1) FROM pg_class WHERE relname = 'chunks'")
+    ).scalar()
+    sql = _SQL.format(source=source, where="".join(" AND " + w for w in where))
+    values = params | {
+        "q": query,
+        "plain": scored_words(query),
+        "configs": configs,
+        "common": COMMON_DF,
+        "total": float(total or 1),
+        "weights": list(FIELD_WEIGHTS),
+    }
+    rows = conn.execute(text(sql), values).all()
+    return [KeywordCandidate(r.chunk_id, r.document_id, float(r.score or 0.0)) for r in rows]
 
 
 def highlight_query(query: str) -> str:
     """The websearch query whose words a snippet highlights: any word of a plain query."""
-    return " or ".join(query.split()) if plain_words(query) else query
+    words = query.split()
+    return " or ".join(words) if plain_words(query) and len(words) > 1 else query

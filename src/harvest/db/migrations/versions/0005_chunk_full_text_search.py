@@ -13,8 +13,13 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from harvest.db.models import SEARCH_VECTOR_SQL
 from harvest.search.text_config import language_case_sql
+
+# the expression as this revision made it (models.SEARCH_VECTOR_SQL is today's, see 0011)
+SEARCH_VECTOR_SQL = (
+    "setweight(to_tsvector(search_config, coalesce(heading, '')), 'A') || "
+    "setweight(to_tsvector(search_config, text), 'B')"
+)
 
 revision: str = "0005"
 down_revision: str | None = "0004"
