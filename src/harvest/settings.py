@@ -166,6 +166,8 @@ class Settings(BaseSettings):
     entity_memory_limit: str = "2GB"
     entity_pairs_per_record: int = Field(default=10, ge=1, le=10_000)
     spark_master: str = ""
+    # speed (issue 19)
+    process_workers: int = Field(default=0, ge=0, le=256)
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod

@@ -53,37 +53,62 @@ def paragraphs(text: str) -> list[tuple[str | None, str]]:
     return found
 
 
+@dataclass(frozen=True)
+class ChunkPiece:
+    """A chunk before it has an id: what tokenising costs, computable without the document's id."""
+
+    heading: str | None
+    text: str
+    token_count: int
+
+
 def chunk_text(
     text: str, document_key: str, counter: TokenCounter, policy: ChunkingPolicy
 ) -> list[ChunkDraft]:
+    return draft_chunks(chunk_pieces(text, counter, policy), document_key)
+
+
+def chunk_pieces(text: str, counter: TokenCounter, policy: ChunkingPolicy) -> list[ChunkPiece]:
     blocks = paragraphs(text)
     counts = counter.counts([block for _, block in blocks])
-    pieces: list[tuple[str | None, str, int]] = []
-    pending: tuple[str | None, str, int] | None = None
+    pieces: list[ChunkPiece] = []
+    pending: ChunkPiece | None = None
     for (heading, block), count in zip(blocks, counts, strict=True):
         if pending is not None:
-            if pending[0] == heading and pending[2] + count <= policy.max_tokens:
-                block, count = pending[1] + "\n\n" + block, pending[2] + count
+            if pending.heading == heading and pending.token_count + count <= policy.max_tokens:
+                block, count = pending.text + "\n\n" + block, pending.token_count + count
             else:
                 pieces.append(pending)
             pending = None
         if count < policy.min_tokens:
-            pending = (heading, block, count)  # merged into the next paragraph of the same section
+            pending = ChunkPiece(heading, block, count)  # merged into the next paragraph of the section
             continue
         if count <= policy.max_tokens:
-            pieces.append((heading, block, count))
+            pieces.append(ChunkPiece(heading, block, count))
         else:
-            pieces.extend((heading, part, n) for part, n in _split_long(block, counter, policy))
+            pieces.extend(ChunkPiece(heading, part, n) for part, n in _split_long(block, counter, policy))
     if pending is not None:
         pieces.append(pending)
+    return pieces
 
+
+def draft_chunks(pieces: list[ChunkPiece], document_key: str) -> list[ChunkDraft]:
+    """Ids from the document's key and the chunk's own content (cheap: one hash per chunk)."""
     seen: Counter[str] = Counter()
     drafts = []
-    for ordinal, (heading, body, count) in enumerate(pieces):
-        key = f"{document_key}\x1f{heading or ''}\x1f{body}"
+    for ordinal, piece in enumerate(pieces):
+        key = f"{document_key}\x1f{piece.heading or ''}\x1f{piece.text}"
         seen[key] += 1  # the same paragraph twice in one document gets two ids
         digest = hashlib.sha256(f"{key}\x1f{seen[key]}".encode()).hexdigest()
-        drafts.append(ChunkDraft(id=digest, ordinal=ordinal, text=body, token_count=count, heading=heading))
+        drafts.append(
+            ChunkDraft(
+                id=digest,
+                ordinal=ordinal,
+                text=piece.text,
+                token_count=piece.token_count,
+                heading=piece.heading,
+            )
+        )
     return drafts
 
 
