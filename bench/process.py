@@ -17,6 +17,7 @@ the two runs, so both do exactly the same work.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+import psutil
 import trafilatura
 from sqlalchemy import text
 
@@ -122,6 +124,19 @@ def generate(pages: int, seed: int = 11) -> dict[str, bytes]:
     return site
 
 
+def harvest_cpu_s() -> float:
+    """CPU seconds of this process and of its process pool (the forkserver and the workers it
+    reaped); PostgreSQL's own CPU is not counted."""
+    total = time.process_time()
+    for child in psutil.Process().children(recursive=False):
+        try:
+            times = child.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -166,17 +181,21 @@ def main() -> None:
         limit_meta_s = time.perf_counter() - started
 
         single = settings.model_copy(update={"process_workers": 1})
+        cpu = harvest_cpu_s()
         started = time.perf_counter()
         report = process_pending(single)
         harvest_s = time.perf_counter() - started
+        single_cpu = harvest_cpu_s() - cpu
         assert report.processed == count, report
 
         with engine.begin() as conn:  # the same pages again, from scratch, on the pool
             conn.execute(text("TRUNCATE documents CASCADE"))
         workers = worker_count(settings.process_workers)
+        cpu = harvest_cpu_s()
         started = time.perf_counter()
         pooled = process_pending(settings)
         pool_s = time.perf_counter() - started
+        pool_cpu = harvest_cpu_s() - cpu
         assert pooled == report, (pooled, report)
 
         limit_rate, harvest_rate = count / limit_s, count / harvest_s
@@ -189,11 +208,15 @@ def main() -> None:
             f"{count / limit_meta_s:7.1f} docs/s "
             "(with_metadata=True: the same metadata Harvest extracts, htmldate's default search)"
         )
-        print(f"harvest process, 1 process  {count} docs {harvest_s:7.2f} s {harvest_rate:7.1f} docs/s")
+        print(
+            f"harvest process, 1 process  {count} docs {harvest_s:7.2f} s {harvest_rate:7.1f} docs/s "
+            f"(CPU {single_cpu:.2f} s)"
+        )
         print(
             f"harvest process, {workers} workers  {count} docs {pool_s:7.2f} s {count / pool_s:7.1f} docs/s "
-            "(pool start-up included)"
+            f"(CPU {pool_cpu:.2f} s in this process + workers, pool start-up included)"
         )
+        print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(
             f"  documents {report.documents}, exact duplicates {report.exact_duplicates}, near duplicates "
             f"{report.near_duplicates}, skipped {report.skipped}, chunks {report.chunks_added}"

@@ -43,7 +43,7 @@ def test_pool_results_equal_in_process_results_in_page_order() -> None:
     alone = prepare_pages(pages, None)
     extractor = Extractor(2, SPEC)
     try:
-        assert extractor.parallel
+        assert extractor.wait_ready(120)
         handles = [extractor.submit(pages[:13]), extractor.submit(pages[13:])]  # two batches in flight
         pooled = handles[0]() + handles[1]()
     finally:
@@ -64,7 +64,7 @@ def test_a_killed_worker_loses_no_page() -> None:
     pages = [page(n) for n in range(40)]
     extractor = Extractor(2, SPEC)
     try:
-        extractor.submit(pages[:2])()  # the workers are up
+        assert extractor.wait_ready(120)
         executor = extractor._executor
         assert executor is not None
         pending = extractor.submit(pages)

@@ -16,12 +16,14 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from typing import Any
 
 from harvest.process.chunking import ChunkingPolicy, ChunkPiece, chunk_pieces
@@ -105,15 +107,35 @@ class Extractor:
         self.workers = workers
         self.chunks = chunks
         self._executor: ProcessPoolExecutor | None = None
+        self._ready = threading.Event()
+        self._warming: threading.Thread | None = None
         if workers > 1:
             self._executor = _new_executor(workers)
+            # The forkserver takes ~2 s to import and warm up: meanwhile this process extracts the
+            # first batches itself instead of waiting.
+            self._warming = threading.Thread(target=self._warm_up, name="process-pool-start", daemon=True)
+            self._warming.start()
 
     @property
     def parallel(self) -> bool:
         return self._executor is not None
 
+    def _warm_up(self) -> None:
+        assert self._executor is not None
+        try:
+            for future in [self._executor.submit(os.getpid) for _ in range(self.workers)]:
+                future.result()
+        except Exception:  # no pool (e.g. no forkserver on this platform): extract in this process
+            logger.warning("the extraction workers did not start; extracting in-process", exc_info=True)
+            return
+        self._ready.set()
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """True once batches go to the workers (False: still starting, or extracting in-process)."""
+        return self._ready.wait(timeout_s)
+
     def submit(self, pages: list[PageInput]) -> Pending:
-        if self._executor is None:
+        if self._executor is None or not self._ready.is_set():
             return lambda: prepare_pages(pages, None)
         size = -(-len(pages) // self.workers)
         slices = [pages[start : start + size] for start in range(0, len(pages), size)]
@@ -155,6 +177,8 @@ class Extractor:
     def close(self) -> None:
         """Stop the workers; work not started is dropped (the parent has not written it: the next run
         finds it pending)."""
+        if self._warming is not None:
+            self._warming.join()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
@@ -162,11 +186,36 @@ class Extractor:
 
 def _new_executor(workers: int) -> ProcessPoolExecutor:
     context: Any = multiprocessing.get_context("forkserver")
-    # "__main__" too: otherwise every worker would import the main module again (as with spawn)
-    context.set_forkserver_preload(["__main__", "harvest.process.preload"])
+    context.set_forkserver_preload(_preload_modules())
+    _start_forkserver()
     return ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
     )
+
+
+def _start_forkserver() -> None:
+    """Start the forkserver with Ctrl-C ignored from its first instant (it ignores it itself only once
+    its imports are done: a Ctrl-C during them would print a traceback). Only the main thread may
+    change signal handlers; from another thread the forkserver starts with the first worker."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()  # spawns it (a few ms); its imports run on without us
+    finally:  # (None: a handler installed outside Python; Python's own is the sensible default)
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
+# Harvest packages a parent may have loaded that are cheap to hold in the forkserver (not torch).
+_LIGHT_PACKAGES = ("harvest.cli", "harvest.crawl", "harvest.db", "harvest.storage", "harvest.process")
+
+
+def _preload_modules() -> list[str]:
+    """What the forkserver imports once. A worker also runs the parent's main script again (as with
+    spawn; Python 3.11's forkserver never preloads it), e.g. the `harvest` console script, which
+    imports the CLI: ~0.7 s of CPU per worker, unless the forkserver already holds those modules."""
+    loaded = sorted(name for name in sys.modules if name.startswith(_LIGHT_PACKAGES))
+    return ["harvest.process.preload", *loaded]
 
 
 def _init_worker(parent: int) -> None:
