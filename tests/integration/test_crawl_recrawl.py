@@ -41,8 +41,8 @@ def settings(db_settings: Settings) -> Settings:
         **db_settings.model_dump()
         | {
             "crawl_allowed_hosts": ["127.0.0.1"],
-            "crawl_timeout_s": 2.0,
-            "crawl_retries": 0,
+            "crawl_timeout_s": 30.0,  # a loaded machine must not turn a page into a failure
+            "crawl_retries": 1,
             "crawl_revisit_min": HOUR,
             "crawl_revisit_max": MAX_S,
         }
