@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     entity_memory_limit: str = "2GB"
     entity_pairs_per_record: int = Field(default=10, ge=1, le=10_000)
     spark_master: str = ""
+    # speed (issue 19)
+    process_workers: int = Field(default=0, ge=0, le=256)
+    crawl_revisit_min: int = Field(default=3600, ge=0, le=10 * 365 * 86400)
+    crawl_revisit_max: int = Field(default=7 * 86400, ge=0, le=10 * 365 * 86400)
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod
@@ -325,6 +329,12 @@ class Settings(BaseSettings):
     def _overlap_below_chunk_size(self) -> Settings:
         if self.chunk_overlap_tokens >= self.chunk_max_tokens:
             raise ValueError("HARVEST_CHUNK_OVERLAP_TOKENS must be smaller than HARVEST_CHUNK_MAX_TOKENS")
+        return self
+
+    @model_validator(mode="after")
+    def _revisit_min_below_max(self) -> Settings:
+        if self.crawl_revisit_min > self.crawl_revisit_max:
+            raise ValueError("HARVEST_CRAWL_REVISIT_MIN must not be larger than HARVEST_CRAWL_REVISIT_MAX")
         return self
 
     @model_validator(mode="after")

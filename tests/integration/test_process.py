@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 
+import psutil
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -266,8 +268,12 @@ def test_a_killed_process_run_loses_and_duplicates_nothing(db_settings: Settings
         if done and done >= 10:
             break
         time.sleep(0.05)
+    helpers = psutil.Process(worker.pid).children(recursive=True)
+    assert helpers  # the extraction pool was running (HARVEST_PROCESS_WORKERS defaults to the cores)
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
+    _, alive = psutil.wait_procs(helpers, timeout=10)
+    assert not alive  # the pool's forkserver and workers do not outlive the run
     # Batches may commit between the poll and the kill: count what really survived.
     with Session(engine) as session:
         survived = session.scalar(
@@ -292,6 +298,48 @@ def test_a_killed_process_run_loses_and_duplicates_nothing(db_settings: Settings
         )
     assert len(per_doc) == 120 and {count for _, count in per_doc} == {1}  # 4 paragraphs packed in one
     assert histories == 120
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_pool_cleanly_and_a_rerun_finishes(db_settings: Settings) -> None:
+    settings = make_settings(**db_settings.model_dump() | {"process_batch_size": 2, "process_workers": 2})
+    source = new_source(settings, "https://interrupted.example.org/")
+    pages = {}
+    for n in range(80):
+        paragraphs = [f"Item {n} note {i}: " + LONG_PARAGRAPHS[i].replace("a", f"a{n}") for i in range(4)]
+        pages[f"https://interrupted.example.org/{n}"] = (energy_page(paragraphs).encode(), "text/html")
+    store_pages(settings, source, pages)
+    # its own session, like a terminal's foreground job: Ctrl-C reaches the workers as well
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "harvest", "process", source],
+        env=settings_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    engine = get_engine(settings)
+    like = Document.url.like("https://interrupted.%")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            done = session.scalar(select(func.count()).select_from(Document).where(like))
+        if done and done >= 6:
+            break
+        time.sleep(0.05)
+    helpers = psutil.Process(worker.pid).children(recursive=True)
+    os.killpg(worker.pid, signal.SIGINT)
+    _, stderr = worker.communicate(timeout=30)
+    assert worker.returncode == 130 and "Traceback" not in stderr.decode()
+    _, alive = psutil.wait_procs(helpers, timeout=10)
+    assert not alive
+    with Session(engine) as session:
+        survived = session.scalar(select(func.count()).select_from(Document).where(like)) or 0
+    assert process_pending(settings, source).processed == 80 - survived
+    with Session(engine) as session:
+        chunked = session.scalar(
+            select(func.count(func.distinct(Chunk.document_id))).join(Document).where(like)
+        )
+    assert chunked == 80
 
 
 def test_force_reprocesses_after_new_rules_and_chunk_settings(settings: Settings) -> None:

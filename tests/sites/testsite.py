@@ -105,6 +105,8 @@ class LocalSite:
         self.delay_s = 0.0  # added to every response (to make crawls slow enough to interrupt)
         self.canary = ""  # base URL of a server the crawler must never reach (tests/sites/hostile.py)
         self.server: ThreadingHTTPServer | None = None
+        self.sitemap_lastmod: dict[str, str] = {}  # path -> <lastmod> of its sitemap entry
+        self.extra_headers: dict[str, dict[str, str]] = {}  # path -> headers (e.g. Cache-Control)
 
     def set_page(self, path: str, html: str) -> None:
         self.pages[path] = ("text/html; charset=utf-8", html.encode())
@@ -146,7 +148,12 @@ class LocalSite:
         if path == "/robots.txt":
             return self.send(request, 200, "text/plain", b"User-agent: *\nDisallow: /private/\n")
         if path == "/sitemap.xml":
-            urls = "".join(f"<url><loc>{self.base}/articles/{n}</loc></url>" for n in range(1, 6))
+            urls = "".join(
+                f"<url><loc>{self.base}/articles/{n}</loc>"
+                + (f"<lastmod>{m}</lastmod>" if (m := self.sitemap_lastmod.get(f"/articles/{n}")) else "")
+                + "</url>"
+                for n in range(1, 6)
+            )
             xml = f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
             return self.send(request, 200, "application/xml", xml.encode())
         if path == "/redirect-to-article":
@@ -178,10 +185,11 @@ class LocalSite:
         content_type, body = self.pages[path]
         etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
         last_modified = formatdate(self.modified.get(path, 0), usegmt=True)
+        headers = {"ETag": etag, "Last-Modified": last_modified} | self.extra_headers.get(path, {})
         if request.headers.get("If-None-Match") == etag:
             self.not_modified[path] += 1
-            return self.send(request, 304, None, b"", {"ETag": etag, "Last-Modified": last_modified})
-        return self.send(request, 200, content_type, body, {"ETag": etag, "Last-Modified": last_modified})
+            return self.send(request, 304, None, b"", headers)
+        return self.send(request, 200, content_type, body, headers)
 
     def generated(self, request: BaseHTTPRequestHandler, path: str) -> None:
         """/gen/N: a chain of pages, each linking to the next ten (for longer crawls)."""

@@ -707,7 +707,8 @@ export interface paths {
         put?: never;
         /**
          * Crawl
-         * @description Start a crawl run now; follow it at /api/runs/{run_id}. 409 while one is running.
+         * @description Start a crawl run now; follow it at /api/runs/{run_id}. 409 while one is running. A recrawl asks
+         *     only for pages that are due; `?full=true` revalidates every known page.
          */
         post: operations["crawl_api_sources__name__crawl_post"];
         delete?: never;
@@ -5901,7 +5902,9 @@ export interface operations {
     };
     crawl_api_sources__name__crawl_post: {
         parameters: {
-            query?: never;
+            query?: {
+                full?: boolean;
+            };
             header?: never;
             path: {
                 name: string;

@@ -27,6 +27,9 @@ STATUS_STYLE = {
 }
 
 
+COUNT_LABELS = {"not_due": "not due (kept, not asked for)"}
+
+
 def progress_line(run: RunView) -> Text:
     counts = run.counts
     rate = counts["fetched"] / run.elapsed_s if run.elapsed_s else 0.0
@@ -46,7 +49,7 @@ def summary(run: RunView) -> Table:
     table.add_column(style="bold")
     table.add_column(justify="right")
     for name, value in run.counts.items():
-        table.add_row(name.replace("_", " "), str(value))
+        table.add_row(COUNT_LABELS.get(name, name.replace("_", " ")), str(value))
     for kind, entry in run.limits.items():
         table.add_row(f"not followed ({kind.replace('_', ' ')} {entry['limit']})", str(entry["count"]))
     table.add_row("seconds", f"{run.elapsed_s:.1f}")
@@ -67,8 +70,17 @@ def run_json(run: RunView) -> dict[str, object]:
     }
 
 
-def crawl(source: str = typer.Argument(..., help="Name of the source to crawl.")) -> None:
-    """Crawl a source now: live progress, then a summary. Ctrl-C stops cleanly, keeping what was fetched."""
+def crawl(
+    source: str = typer.Argument(..., help="Name of the source to crawl."),
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Revalidate every known page, not only those due (HARVEST_CRAWL_REVISIT_MIN/MAX, "
+        "Cache-Control, sitemap lastmod).",
+    ),
+) -> None:
+    """Crawl a source now: live progress, then a summary. Ctrl-C stops cleanly, keeping what was fetched.
+    A recrawl asks only for the pages that are due; the summary counts the others as "not due"."""
     from rich.live import Live
 
     from harvest.crawl.runner import crawl_log_path, run_crawl
@@ -76,7 +88,7 @@ def crawl(source: str = typer.Argument(..., help="Name of the source to crawl.")
 
     current = settings()
     with Live(Text(f"starting crawl of {source}…"), console=console, transient=True) as live:
-        run = run_crawl(current, source, on_progress=lambda r: live.update(progress_line(r)))
+        run = run_crawl(current, source, on_progress=lambda r: live.update(progress_line(r)), full=full)
     console.print(summary(run))
     if run.message:
         console.print(f"[bold]note:[/] {escape(run.message)}")

@@ -34,14 +34,16 @@ def run_crawl(
     on_progress: Callable[[RunView], None] | None = None,
     run_id: int | None = None,
     stop_grace_s: float | None = None,
+    full: bool = False,
 ) -> RunView:
     """Crawl one source to the end (or to Ctrl-C) and return the finished run. `run_id`: a run already
     created with `create_run` (the API creates it first, to answer with its id at once). A first Ctrl-C
     (KeyboardInterrupt, also raised by `on_progress` to stop) asks the crawl process to stop gracefully;
-    a second one, or `stop_grace_s` seconds without it stopping, kills it with its browser."""
+    a second one, or `stop_grace_s` seconds without it stopping, kills it with its browser. `full`: ask
+    for every known page, due or not (harvest.crawl.revisit)."""
     engine = get_engine(settings)
     if run_id is None:
-        run_id = create_run(engine, source_name)
+        run_id = create_run(engine, source_name, full=full)
     try:
         code = _run_process(settings, run_id, on_progress, stop_grace_s)
     finally:

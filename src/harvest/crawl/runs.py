@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from harvest.db.models import CrawlError, CrawlRun, Source
 from harvest.errors import ConflictError, NotFoundError
 
-COUNTERS = ("fetched", "new", "changed", "unchanged", "gone", "failed", "robots_skipped")
+COUNTERS = ("fetched", "new", "changed", "unchanged", "gone", "failed", "robots_skipped", "not_due")
 LIVE_STATUSES = ("queued", "running")
 # A run that reached its end: "partial" is a run where some pages failed but others were fetched.
 FINISHED_STATUSES = ("succeeded", "partial")
@@ -56,13 +56,14 @@ def crawl_lock_key(source_id: int) -> int:
     return _LOCK_NAMESPACE | source_id
 
 
-def create_run(engine: Engine, source_name: str) -> int:
+def create_run(engine: Engine, source_name: str, *, full: bool = False) -> int:
     """A queued run for a source, or ConflictError naming the run that crawls it now.
 
     "Crawls it now" is not a guess from heartbeats: every process working on a run (the one that
     created it, and the crawl process) holds a shared PostgreSQL advisory lock on the source for as long
     as it lives. A live row whose lock nobody holds belongs to processes that died: it is closed as
-    interrupted. A partial unique index allows one live run per source whatever happens."""
+    interrupted. A partial unique index allows one live run per source whatever happens. `full`: the
+    run asks for every known page, due or not."""
     conn = engine.connect()
     try:
         with conn.begin():
@@ -97,7 +98,7 @@ def create_run(engine: Engine, source_name: str) -> int:
                 with conn.begin_nested():
                     run_id = conn.scalar(
                         insert(CrawlRun)
-                        .values(source_id=source_id, worker=this_worker(), heartbeat_at=func.now())
+                        .values(source_id=source_id, worker=this_worker(), heartbeat_at=func.now(), full=full)
                         .returning(CrawlRun.id)
                     )
             except IntegrityError as error:  # the one-live-run index: another process won the race
@@ -166,6 +167,12 @@ def record_progress(
             insert(CrawlError),
             [{"run_id": run_id, "url": url, "reason": reason[:2000]} for url, reason in errors],
         )
+
+
+def record_not_due(engine: Engine, run_id: int, count: int) -> None:
+    """Known pages the run did not ask for because they were not due (harvest.crawl.revisit)."""
+    with engine.begin() as conn:
+        conn.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(pages_not_due=count))
 
 
 def finish_run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from twisted.python.failure import Failure
 
 from harvest.crawl.browser_guard import active_guard, close_popup
 from harvest.crawl.limits import CrawlLimits, TrapGuard
+from harvest.crawl.revisit import KnownPage, is_due, parse_lastmod
 from harvest.crawl.spec import SourceSpec
 from harvest.crawl.writer import CrawlWriter, PageOutcome
 
@@ -37,6 +39,10 @@ class CrawlPlan:
     # URLs fetched before, with their depth: the recrawl frontier.
     known: dict[str, int] = field(default_factory=dict)
     validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    # known pages a recrawl may leave alone while they are not due (empty with --full)
+    schedule: dict[str, KnownPage] = field(default_factory=dict)
+    revisit_max_s: int = 0
+    intervals: dict[str, int] = field(default_factory=dict)  # each known page's learned interval
 
 
 class HarvestSpider(scrapy.Spider):
@@ -57,6 +63,13 @@ class HarvestSpider(scrapy.Spider):
         self.exclude = [re.compile(p) for p in spec.exclude]
         self.scheduled: set[str] = set()
         self.traps = TrapGuard(plan.limits)
+        self.not_due: set[str] = set()  # known pages not asked for: kept as they are
+        # With sitemaps, known pages wait for them: a <lastmod> may make a page due, or not.
+        self.held: dict[str, int] = {}
+        self.lastmods: dict[str, datetime] = {}
+        self.sitemaps_pending = 0
+        self.sitemaps_seen: set[str] = set(plan.spec.sitemap_urls)
+        self.now = datetime.now(UTC)
 
     # -- requests ----------------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -64,15 +77,50 @@ class HarvestSpider(scrapy.Spider):
             request = self.page_request(url, depth=0, seed=True, start=True)
             if request is not None:
                 yield request
-        for url in self.plan.spec.sitemap_urls:
-            yield scrapy.Request(
-                url,
-                callback=self.parse_sitemap,
-                errback=self.failed,
-                dont_filter=True,
-                meta={"harvest_depth": 0, "harvest_unconditional": True},
-            )
+        due: list[tuple[str, int]] = []
         for url, depth in sorted(self.plan.known.items(), key=lambda item: (item[1], item[0])):
+            if url in self.scheduled:
+                continue
+            known = self.plan.schedule.get(url)
+            if known is not None and self.plan.spec.sitemap_urls:
+                self.held[url] = depth
+                self.scheduled.add(url)  # links to it wait for the sitemaps' word too
+            elif known is not None and not is_due(known, self.now, self.plan.revisit_max_s):
+                self.skip(url)
+            else:
+                due.append((url, depth))
+        # all created (and counted) before the first is read, so "every sitemap done" cannot come early
+        for request in [self.sitemap_request(url) for url in self.plan.spec.sitemap_urls]:
+            yield request
+        for url, depth in due:
+            request = self.page_request(url, depth=depth)
+            if request is not None:
+                yield request
+
+    def skip(self, url: str) -> None:
+        """A known page that is not due: not asked for, kept as it is (never taken for gone)."""
+        self.scheduled.add(url)
+        self.not_due.add(url)
+
+    def sitemap_request(self, url: str) -> scrapy.Request:
+        self.sitemaps_pending += 1
+        return scrapy.Request(
+            url,
+            callback=self.parse_sitemap,
+            errback=self.sitemap_failed,
+            dont_filter=True,
+            meta={"harvest_depth": 0, "harvest_unconditional": True},
+        )
+
+    def release_held(self) -> Iterator[scrapy.Request]:
+        """The known pages held for the sitemaps, now that every sitemap has been read (or failed)."""
+        held, self.held = self.held, {}
+        for url, depth in sorted(held.items(), key=lambda item: (item[1], item[0])):
+            known = self.plan.schedule[url]
+            if not is_due(known, self.now, self.plan.revisit_max_s, self.lastmods.get(url)):
+                self.not_due.add(url)
+                continue
+            self.scheduled.discard(url)
             request = self.page_request(url, depth=depth)
             if request is not None:
                 yield request
@@ -122,17 +170,17 @@ class HarvestSpider(scrapy.Spider):
             "http_status": response.status,
             "render_mode": response.meta.get("harvest_render", "static"),
         }
-        if response.status == 304:
-            yield PageOutcome("not_modified", **common)
-            return
-        if response.status in (404, 410):
-            yield PageOutcome("gone", **common)
-            return
         headers = {
             key.decode("latin-1").lower(): values[-1].decode("latin-1")
             for key, values in response.headers.items()
             if values
         }
+        if response.status == 304:  # its Cache-Control / Expires say how long the page stays fresh
+            yield PageOutcome("not_modified", headers=headers, **common)
+            return
+        if response.status in (404, 410):
+            yield PageOutcome("gone", **common)
+            return
         yield PageOutcome(
             "fetched",
             final_url=response.url,
@@ -152,10 +200,25 @@ class HarvestSpider(scrapy.Spider):
                     yield request
 
     def parse_sitemap(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        yield from self._read_sitemap(response)
+        yield from self._sitemap_done()
+
+    def sitemap_failed(self, failure: Failure) -> Iterator[Any]:
+        yield from self.failed(failure)
+        yield from self._sitemap_done()
+
+    def _sitemap_done(self) -> Iterator[Any]:
+        self.sitemaps_pending -= 1
+        if self.sitemaps_pending == 0:
+            yield from self.release_held()
+
+    def _read_sitemap(self, response: Response) -> Iterator[Any]:
         body = response.body
         if response.url.endswith("/robots.txt") and isinstance(response, TextResponse):
             for url in sitemap_urls_from_robots(response.text, base_url=response.url):
-                yield scrapy.Request(url, callback=self.parse_sitemap, errback=self.failed)
+                if url not in self.sitemaps_seen:
+                    self.sitemaps_seen.add(url)
+                    yield self.sitemap_request(url)
             return
         try:
             sitemap = Sitemap(body)
@@ -167,16 +230,19 @@ class HarvestSpider(scrapy.Spider):
             if not location:
                 continue
             if sitemap.type == "sitemapindex":
-                yield scrapy.Request(
-                    location,
-                    callback=self.parse_sitemap,
-                    errback=self.failed,
-                    meta={"harvest_unconditional": True},
-                )
-            else:
-                request = self.page_request(location, depth=0, seed=True)
-                if request is not None:
-                    yield request
+                if location not in self.sitemaps_seen:  # an index that lists itself is no loop
+                    self.sitemaps_seen.add(location)
+                    yield self.sitemap_request(location)
+                continue
+            location = location.split("#", 1)[0]
+            lastmod = parse_lastmod(entry.get("lastmod"))
+            if lastmod is not None:
+                self.lastmods[location] = lastmod
+            if location in self.held:
+                continue  # decided once every sitemap is read
+            request = self.page_request(location, depth=0, seed=True)
+            if request is not None:
+                yield request
 
     def failed(self, failure: Failure) -> Iterator[PageOutcome]:
         request = getattr(failure, "request", None)

@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session
 
 from harvest.crawl.browser_guard import BrowserGuard, browser_settings
 from harvest.crawl.limits import CrawlLimits, describe
+from harvest.crawl.revisit import KnownPage, RevisitPolicy
 from harvest.crawl.runs import (
     FINISHED_STATUSES,
     finish_run,
     get_run,
     hold_crawl_lock,
     mark_running,
+    record_not_due,
     release_crawl_lock,
     verdict,
 )
@@ -52,18 +54,36 @@ def load_plan(settings: Settings, run_id: int) -> CrawlPlan:
         run, source = row
         known: dict[str, int] = {}
         validators: dict[str, tuple[str | None, str | None]] = {}
+        schedule: dict[str, KnownPage] = {}
+        intervals: dict[str, int] = {}
         pages = session.execute(
             # every known page, gone and failed ones too: they may be back
-            select(Page.url, Page.depth, Page.etag, Page.last_modified, CrawlRun.status)
+            select(
+                Page.url,
+                Page.depth,
+                Page.etag,
+                Page.last_modified,
+                CrawlRun.status,
+                Page.state,
+                Page.last_fetched_at,
+                Page.next_due_at,
+                Page.revisit_interval_s,
+            )
             .outerjoin(CrawlRun, CrawlRun.id == Page.last_run_id)
             .where(Page.source_id == source.id)
         )
-        for url, depth, etag, last_modified, last_run_status in pages:
+        for url, depth, etag, last_modified, last_run_status, state, fetched_at, due_at, interval in pages:
             known[url] = depth or 0
             # Conditional requests only for pages whose last run finished: a run that was killed may
             # have stored a page before following its links, and a 304 would hide those links for good.
-            if (etag or last_modified) and last_run_status in FINISHED_STATUSES:
+            finished = last_run_status in FINISHED_STATUSES
+            if (etag or last_modified) and finished:
                 validators[url] = (etag, last_modified)
+            if interval is not None:
+                intervals[url] = interval
+            # Skipping a page that is not due: the same rule (its links were followed when it was read)
+            if finished and not run.full and state == "active" and fetched_at and due_at:
+                schedule[url] = KnownPage(fetched_at, due_at)
         spec = spec_of(source)
         return CrawlPlan(
             run_id=run.id,
@@ -72,6 +92,9 @@ def load_plan(settings: Settings, run_id: int) -> CrawlPlan:
             limits=CrawlLimits.of(spec, settings),
             known=known,
             validators=validators,
+            schedule=schedule,
+            revisit_max_s=settings.crawl_revisit_max,
+            intervals=intervals,
         )
 
 
@@ -145,7 +168,15 @@ def run(run_id: int) -> int:
         return 1
     claim = hold_crawl_lock(engine, plan.source_id)  # the run stays live while this process works on it
     raw_store = open_raw_store(settings)
-    writer = CrawlWriter(engine, raw_store, run_id=run_id, source_id=plan.source_id, source=plan.spec.name)
+    writer = CrawlWriter(
+        engine,
+        raw_store,
+        run_id=run_id,
+        source_id=plan.source_id,
+        source=plan.spec.name,
+        revisit=RevisitPolicy(settings.crawl_revisit_min, settings.crawl_revisit_max),
+        intervals=plan.intervals,
+    )
     guard = None
     if browser:
         policy = crawl_policy(tuple(settings.crawl_allowed_hosts))
@@ -164,6 +195,7 @@ def run(run_id: int) -> int:
         spider = crawler.spider
         if isinstance(spider, HarvestSpider):
             limits = spider.traps.summary(spider.scheduled)
+            record_not_due(engine, run_id, len(spider.not_due))
         if store_error:
             status, message = "failed", f"writing to the stores failed: {store_error}"
         elif reason == "finished":

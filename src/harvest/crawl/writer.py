@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.orm import Session
 
+from harvest.crawl.revisit import RevisitPolicy
 from harvest.crawl.runs import record_progress
 from harvest.db.models import Page
 from harvest.storage import RawPageIn, RawStore
@@ -46,13 +47,25 @@ class PageOutcome:
 
 class CrawlWriter:
     def __init__(
-        self, engine: Engine, raw_store: RawStore, *, run_id: int, source_id: int, source: str
+        self,
+        engine: Engine,
+        raw_store: RawStore,
+        *,
+        run_id: int,
+        source_id: int,
+        source: str,
+        revisit: RevisitPolicy | None = None,
+        intervals: dict[str, int] | None = None,
     ) -> None:
+        """`revisit`: the recrawl schedule to keep (None: pages are always due); `intervals`: each
+        known page's current revisit interval (what the schedule learned so far)."""
         self.engine = engine
         self.raw_store = raw_store
         self.run_id = run_id
         self.source_id = source_id
         self.source = source
+        self.revisit = revisit
+        self.intervals = intervals or {}
 
     def write(self, batch: list[PageOutcome]) -> dict[str, int]:
         """Persist one batch; returns the counts it added to the run."""
@@ -85,13 +98,14 @@ class CrawlWriter:
                 counts["new"] += 1
             else:
                 counts["changed"] += 1
-            fetched_rows.append(self._page_values(item, version=result.version, changed=result.created))
+            row = self._page_values(item, version=result.version, changed=result.created)
+            fetched_rows.append(row | self._schedule(item, None if result.version == 1 else result.created))
         touched: dict[str, list[dict[str, Any]]] = {"active": [], "gone": [], "failed": []}
         for item in batch:
             if item.outcome == "not_modified":
                 counts["fetched"] += 1
                 counts["unchanged"] += 1
-                touched["active"].append(self._touch_values(item, "active"))
+                touched["active"].append(self._touch_values(item, "active") | self._schedule(item, False))
             elif item.outcome == "gone":
                 counts["fetched"] += 1
                 counts["gone"] += 1
@@ -112,6 +126,16 @@ class CrawlWriter:
                     session.execute(self._upsert_touched(rows, state))
             record_progress(session, self.run_id, counts, errors)
         return counts
+
+    def _schedule(self, item: PageOutcome, changed: bool | None) -> dict[str, Any]:
+        """The page's next revisit interval and due time after this fetch (None: always due)."""
+        if self.revisit is None:
+            return {"revisit_interval_s": None, "next_due_at": None}
+        interval = self.revisit.next_interval(self.intervals.get(item.url), changed=changed)
+        return {
+            "revisit_interval_s": interval,
+            "next_due_at": self.revisit.next_due(item.fetched_at, interval, item.headers),
+        }
 
     def _page_values(self, item: PageOutcome, *, version: int, changed: bool) -> dict[str, Any]:
         return {
@@ -157,6 +181,9 @@ class CrawlWriter:
             "last_fetched_at": item.fetched_at,
             "last_changed_at": item.fetched_at if state == "gone" else None,
             "last_run_id": self.run_id,
+            # a gone or failed page is due on the next run (it may be back); a 304 sets its own
+            "revisit_interval_s": None,
+            "next_due_at": None,
         }
 
     def _upsert_touched(self, rows: list[dict[str, Any]], state: str) -> Insert:
@@ -164,10 +191,12 @@ class CrawlWriter:
         excluded = statement.excluded
         # a 304 keeps the stored 200's status; a failure keeps the last good page (and its version) as is
         kept = (
-            ["last_fetched_at", "last_run_id"]
+            ["last_fetched_at", "last_run_id", "next_due_at"]
             if state == "failed"
-            else ["state", "last_fetched_at", "last_run_id"]
+            else ["state", "last_fetched_at", "last_run_id", "next_due_at"]
         )
+        if state == "active":
+            kept.append("revisit_interval_s")
         if state == "gone":
             kept += ["http_status", "last_changed_at"]
         return statement.on_conflict_do_update(

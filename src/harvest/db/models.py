@@ -142,6 +142,8 @@ class CrawlRun(Timestamped, Base):
     pages_gone: Mapped[int] = mapped_column(Integer, server_default="0")
     pages_failed: Mapped[int] = mapped_column(Integer, server_default="0")
     pages_robots_skipped: Mapped[int] = mapped_column(Integer, server_default="0")
+    pages_not_due: Mapped[int] = mapped_column(Integer, server_default="0")  # known, not requested
+    full: Mapped[bool] = mapped_column(Boolean, server_default="false")  # every known page revalidated
     message: Mapped[str | None] = mapped_column(Text)
     # links not followed because of a limit: {kind: {"count": n, "limit": value, "example": url}}
     limits: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
@@ -193,6 +195,9 @@ class Page(Timestamped, Base):
     last_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+    # recrawl schedule (harvest.crawl.revisit): learned interval, and when the page is next worth asking
+    revisit_interval_s: Mapped[int | None] = mapped_column(Integer)
+    next_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RawPage(Base):

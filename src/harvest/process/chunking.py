@@ -101,6 +101,15 @@ def sections(text: str) -> list[_Section]:
     return found
 
 
+@dataclass(frozen=True)
+class ChunkPiece:
+    """A chunk before it has an id: what tokenising costs, computable without the document's id."""
+
+    heading: str | None
+    text: str
+    token_count: int
+
+
 def chunk_text(
     text: str,
     document_key: str,
@@ -108,19 +117,39 @@ def chunk_text(
     policy: ChunkingPolicy,
     title: str | None = None,
 ) -> list[ChunkDraft]:
+    return draft_chunks(chunk_pieces(text, counter, policy, title), document_key, title)
+
+
+def chunk_pieces(
+    text: str, counter: TokenCounter, policy: ChunkingPolicy, title: str | None = None
+) -> list[ChunkPiece]:
+    """The packed chunks of a text with the token counts of what will be embedded (the costly part: a
+    process pool's worker does it, without the document's id)."""
     packer = _Packer(counter, policy, title)
     for section in sections(text):
         packer.add(_below_title(section.path, title), section.blocks)
     pieces = packer.finish()
+    counts = counter.counts([embedding_input(title, heading, body) for heading, body in pieces])
+    return [ChunkPiece(heading, body, count) for (heading, body), count in zip(pieces, counts, strict=True)]
 
+
+def draft_chunks(pieces: list[ChunkPiece], document_key: str, title: str | None = None) -> list[ChunkDraft]:
+    """Ids from the document's key and the chunk's own content (cheap: one hash per chunk)."""
     seen: Counter[str] = Counter()
     drafts = []
-    for ordinal, (heading, body) in enumerate(pieces):
-        key = f"{document_key}\x1f{title or ''}\x1f{heading or ''}\x1f{body}"
+    for ordinal, piece in enumerate(pieces):
+        key = f"{document_key}\x1f{title or ''}\x1f{piece.heading or ''}\x1f{piece.text}"
         seen[key] += 1  # the same paragraph twice in one document gets two ids
         digest = hashlib.sha256(f"{key}\x1f{seen[key]}".encode()).hexdigest()
-        count = counter.counts([embedding_input(title, heading, body)])[0]
-        drafts.append(ChunkDraft(id=digest, ordinal=ordinal, text=body, token_count=count, heading=heading))
+        drafts.append(
+            ChunkDraft(
+                id=digest,
+                ordinal=ordinal,
+                text=piece.text,
+                token_count=piece.token_count,
+                heading=piece.heading,
+            )
+        )
     return drafts
 
 

@@ -9,6 +9,7 @@ finds nothing to do.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,9 +18,8 @@ from sqlalchemy import Engine, and_, func, or_, select, text
 from harvest.db.engine import get_engine
 from harvest.db.models import Document, Page, Source
 from harvest.errors import ConflictError, NotFoundError
-from harvest.process.chunking import ChunkingPolicy, chunk_text
-from harvest.process.dedup import fingerprint
-from harvest.process.extract import Extraction, Skipped, extract_page
+from harvest.process.chunking import ChunkingPolicy, chunk_pieces, draft_chunks
+from harvest.process.extract import Extraction, Skipped
 from harvest.process.persist import (
     PROCESSOR_VERSION,
     Processed,
@@ -29,6 +29,7 @@ from harvest.process.persist import (
     replace_chunks,
     save_documents,
 )
+from harvest.process.pool import ChunkSpec, Extractor, PageInput, Prepared, worker_count
 from harvest.process.tokens import TokenCounter, token_counter
 from harvest.settings import Settings
 from harvest.storage import RawStore, open_raw_store
@@ -122,6 +123,12 @@ def next_batch(
         ]
 
 
+# Fewer pages than this many batches: starting workers costs more than it saves.
+POOL_MIN_BATCHES = 4
+# Batches read and handed to the workers ahead of the one being written.
+LOOKAHEAD_BATCHES = 2
+
+
 def process_pending(
     settings: Settings,
     source: str | None = None,
@@ -130,7 +137,10 @@ def process_pending(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ProcessReport:
     """Process every pending page version (of one source, or all); `on_progress(done, total)`. `force`
-    processes every page's latest version again: after changing extraction rules or chunk settings."""
+    processes every page's latest version again: after changing extraction rules or chunk settings.
+
+    Extraction runs on HARVEST_PROCESS_WORKERS processes when there is enough work; batches are
+    still written one transaction each, in page order, by this process."""
     engine = get_engine(settings)
     source_id = _source_id(engine, source) if source else None
     counter = token_counter(settings.embedding_model)
@@ -144,67 +154,99 @@ def process_pending(
             raise ConflictError("processing is already running on this database; wait for it to finish")
         try:
             total = count_pending(engine, source_id, force)
-            with open_raw_store(settings) as raw:
-                after = 0
-                while batch := next_batch(engine, settings.process_batch_size, source_id, after, force):
-                    after = batch[-1].page_id
-                    _process_batch(engine, raw, batch, settings, counter, policy, report)
-                    if on_progress is not None:
-                        on_progress(report.processed, total)
+            workers = worker_count(settings.process_workers)
+            if total < POOL_MIN_BATCHES * settings.process_batch_size:
+                workers = 1
+            extractor = Extractor(workers, ChunkSpec(settings.embedding_model, policy))
+            try:
+                with open_raw_store(settings) as raw:
+                    in_flight: deque[tuple[list[WorkItem], Callable[[], list[Prepared | None]]]] = deque()
+                    after, exhausted = 0, False
+                    depth = LOOKAHEAD_BATCHES if extractor.parallel else 1
+                    while True:
+                        while not exhausted and len(in_flight) < depth:
+                            batch = next_batch(engine, settings.process_batch_size, source_id, after, force)
+                            if not batch:
+                                exhausted = True
+                                break
+                            after = batch[-1].page_id
+                            in_flight.append((batch, _submit(raw, batch, settings, extractor, report)))
+                        if not in_flight:
+                            break
+                        batch, pending = in_flight.popleft()
+                        _write_batch(engine, batch, pending(), settings, counter, policy, report)
+                        if on_progress is not None:
+                            on_progress(report.processed, total)
+            finally:
+                extractor.close()
         finally:
             lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PROCESS_LOCK_KEY})
             lock_conn.commit()
     return report
 
 
-def _process_batch(
+def _submit(
+    raw: RawStore, batch: list[WorkItem], settings: Settings, extractor: Extractor, report: ProcessReport
+) -> Callable[[], list[Prepared | None]]:
+    """Read the batch's raw versions and hand them to the extractor; returns the pending results,
+    one per page of `batch` (None for a raw version the store does not have)."""
+    pages = raw.get_many((item.source, item.url, item.version) for item in batch)
+    inputs: list[PageInput] = []
+    found: list[bool] = []
+    for item in batch:
+        page = pages.get((item.source, item.url, item.version))
+        found.append(page is not None)
+        if page is None:
+            report.missing_raw += 1  # the raw store lost it (or it is still being written): try next run
+            logger.warning("raw page version missing", extra={"url": item.url, "version": item.version})
+            continue
+        inputs.append(
+            PageInput(
+                item.url,
+                page.body,
+                item.content_type or page.content_type,
+                item.field_rules,
+                settings.process_max_chars,
+            )
+        )
+    handle = extractor.submit(inputs) if inputs else (lambda: [])
+
+    def results() -> list[Prepared | None]:
+        done = iter(handle())
+        return [next(done) if present else None for present in found]
+
+    return results
+
+
+def _write_batch(
     engine: Engine,
-    raw: RawStore,
     batch: list[WorkItem],
+    results: list[Prepared | None],
     settings: Settings,
     counter: TokenCounter,
     policy: ChunkingPolicy,
     report: ProcessReport,
 ) -> None:
-    pages = raw.get_many((item.source, item.url, item.version) for item in batch)
-    prepared: list[Processed] = []
-    for item in batch:
-        page = pages.get((item.source, item.url, item.version))
-        if page is None:
-            report.missing_raw += 1  # the raw store lost it (or it is still being written): try next run
-            logger.warning("raw page version missing", extra={"url": item.url, "version": item.version})
-            continue
-        try:
-            result: Extraction | Skipped = extract_page(
-                page.body,
-                url=item.url,
-                content_type=item.content_type or page.content_type,
-                field_rules=item.field_rules,
-                max_chars=settings.process_max_chars,
-            )
-        except Exception as error:  # a page that breaks the extractor must not stop the batch
-            logger.exception("extraction failed", extra={"url": item.url})
-            result = Skipped(f"extraction failed: {type(error).__name__}: {error}"[:500])
-        prepared.append(
-            Processed(
-                item.page_id,
-                item.source_id,
-                item.url,
-                item.version,
-                result,
-                fingerprint(result.text) if isinstance(result, Extraction) else None,
-            )
-        )
-    if not prepared:
+    found = [(item, done) for item, done in zip(batch, results, strict=True) if done is not None]
+    if not found:
         return
+    prepared = [
+        Processed(item.page_id, item.source_id, item.url, item.version, done.result, done.fingerprint)
+        for item, done in found
+    ]
+    pieces = [done.pieces for _, done in found]
     with engine.begin() as conn:
         save_documents(conn, prepared)
         find_duplicates(conn, prepared, settings.near_duplicate_threshold)
         mark_duplicates(conn, prepared)
         index_bands(conn, prepared, settings.near_duplicate_threshold)
         drafts = {
-            p.document_id: chunk_text(p.result.text, str(p.document_id), counter, policy, p.result.title)
-            for p in prepared
+            p.document_id: draft_chunks(
+                cut if cut is not None else chunk_pieces(p.result.text, counter, policy, p.result.title),
+                str(p.document_id),
+                p.result.title,
+            )
+            for p, cut in zip(prepared, pieces, strict=True)
             if isinstance(p.result, Extraction) and p.duplicate_of is None
         }
         languages = {p.document_id: p.result.language for p in prepared if isinstance(p.result, Extraction)}

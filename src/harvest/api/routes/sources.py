@@ -89,10 +89,11 @@ def delete(request: Request, name: SourceName) -> Response:
     response_model=CrawlStarted,
     dependencies=[Depends(require_write), Depends(rate_limit("crawl"))],
 )
-def crawl(request: Request, name: SourceName) -> CrawlStarted:
-    """Start a crawl run now; follow it at /api/runs/{run_id}. 409 while one is running."""
+def crawl(request: Request, name: SourceName, full: bool = False) -> CrawlStarted:
+    """Start a crawl run now; follow it at /api/runs/{run_id}. 409 while one is running. A recrawl asks
+    only for pages that are due; `?full=true` revalidates every known page."""
     settings = settings_of(request)
-    run_id = create_run(get_engine(settings), name)
+    run_id = create_run(get_engine(settings), name, full=full)
 
     def follow() -> None:
         try:
