@@ -55,8 +55,9 @@ def test_pool_results_equal_in_process_results_in_page_order() -> None:
     counter = token_counter(SPEC.model)
     for done in pooled:
         if isinstance(done.result, Extraction):
-            assert done.pieces == chunk_pieces(done.result.text, counter, SPEC.policy)
-            assert done.pieces and chunk_text(done.result.text, "7", counter, SPEC.policy)
+            title = done.result.title
+            assert done.pieces == chunk_pieces(done.result.text, counter, SPEC.policy, title)
+            assert done.pieces and chunk_text(done.result.text, "7", counter, SPEC.policy, title)
 
 
 def test_a_killed_worker_loses_no_page() -> None:
