@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -125,9 +126,10 @@ def generate(pages: int, seed: int = 11) -> dict[str, bytes]:
 
 
 def harvest_cpu_s() -> float:
-    """CPU seconds of this process and of its process pool (the forkserver and the workers it
-    reaped); PostgreSQL's own CPU is not counted."""
-    total = time.process_time()
+    """CPU seconds of this process and of its process pool: forked workers once reaped (Linux), or a
+    forkserver and the workers it reaped (elsewhere); PostgreSQL's own CPU is not counted."""
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = time.process_time() + reaped.ru_utime + reaped.ru_stime
     for child in psutil.Process().children(recursive=False):
         try:
             times = child.cpu_times()

@@ -5,9 +5,11 @@ pool, the token counts of its chunks): it touches no database. Ordering, duplica
 exactly-once writes stay in the parent (`harvest.process.runner`), one transaction per batch, so a
 killed run loses and duplicates nothing, however many workers there were.
 
-Workers come from a `forkserver` that imports and warms everything once (`harvest.process.preload`),
-so each worker starts in milliseconds; they ignore Ctrl-C (the parent stops them cleanly) and exit
-when the parent dies without a word (SIGKILL).
+On Linux, workers are forked from this process: they start with everything it has imported and loaded
+(trafilatura, the tokenizer, MinHash), in milliseconds and with no import cost; they use no database
+connection, no torch and no thread of this process. Elsewhere they come from a `forkserver` that
+imports and warms everything once (`harvest.process.preload`). Workers ignore Ctrl-C (the parent stops
+them cleanly) and exit when the parent dies without a word (SIGKILL).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import forkserver
 from typing import Any
@@ -111,8 +114,8 @@ class Extractor:
         self._warming: threading.Thread | None = None
         if workers > 1:
             self._executor = _new_executor(workers)
-            # The forkserver takes ~2 s to import and warm up: meanwhile this process extracts the
-            # first batches itself instead of waiting.
+            # A forkserver takes ~2 s to import and warm up: meanwhile this process extracts the
+            # first batches itself instead of waiting (forked workers are ready at once).
             self._warming = threading.Thread(target=self._warm_up, name="process-pool-start", daemon=True)
             self._warming.start()
 
@@ -123,7 +126,9 @@ class Extractor:
     def _warm_up(self) -> None:
         assert self._executor is not None
         try:
-            for future in [self._executor.submit(os.getpid) for _ in range(self.workers)]:
+            with _sigint_blocked():  # workers forked from this thread start with Ctrl-C held back
+                futures = [self._executor.submit(os.getpid) for _ in range(self.workers)]
+            for future in futures:
                 future.result()
         except Exception:  # no pool (e.g. no forkserver on this platform): extract in this process
             logger.warning("the extraction workers did not start; extracting in-process", exc_info=True)
@@ -161,7 +166,9 @@ class Extractor:
             self._restart()
             assert self._executor is not None
             try:
-                results.append(self._executor.submit(prepare_page, page, self.chunks).result())
+                with _sigint_blocked():
+                    future = self._executor.submit(prepare_page, page, self.chunks)
+                results.append(future.result())
             except BrokenProcessPool:
                 logger.error(WORKER_CRASHED, extra={"url": page.url})
                 results.append(Prepared(Skipped(WORKER_CRASHED), None))
@@ -185,12 +192,31 @@ class Extractor:
 
 
 def _new_executor(workers: int) -> ProcessPoolExecutor:
-    context: Any = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_preload_modules())
-    _start_forkserver()
+    context: Any
+    if sys.platform == "linux":
+        # The workers inherit this process's tokenizer; Hugging Face tokenizers would print a warning in
+        # each and turn its threads off there anyway: say so up front (a user's own setting wins).
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        context = multiprocessing.get_context("fork")
+    else:  # fork is unsafe on macOS; Windows has none
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_preload_modules())
+        _start_forkserver()
     return ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
     )
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Hold Ctrl-C back in this thread while it forks workers: a forked worker inherits the mask, so a
+    Ctrl-C in the instant before it ignores SIGINT cannot print a traceback from it. The signal is not
+    lost: another thread (or this one, when unblocked) takes it."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _start_forkserver() -> None:
@@ -221,16 +247,18 @@ def _preload_modules() -> list[str]:
 def _init_worker(parent: int) -> None:
     # Ctrl-C reaches the whole process group: the parent decides, and shuts the pool down cleanly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(target=_exit_with_parent, args=(parent, os.getppid()), daemon=True).start()
 
 
-def _exit_with_parent(parent: int, forkserver: int, interval_s: float = 0.5) -> None:
+def _exit_with_parent(parent: int, first_parent: int, interval_s: float = 0.5) -> None:
     """A pool worker waits on a queue whose write end it holds itself, so a SIGKILLed parent would
-    leave it waiting forever: watch the parent instead. The forkserver exits with the parent (even
-    while the parent is an unreaped zombie), which re-parents this worker."""
+    leave it waiting forever: watch the parent instead. A forked worker is re-parented when the parent
+    dies; a forkserver's exits with the parent (even while the parent is an unreaped zombie), which
+    re-parents it too."""
     while True:
         time.sleep(interval_s)
-        if os.getppid() != forkserver:
+        if os.getppid() != first_parent:
             os._exit(0)
         try:
             os.kill(parent, 0)
