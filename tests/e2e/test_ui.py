@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import DESKTOP, PHONE, TOKEN, Stack, Watched
+from tests.e2e.conftest import DESKTOP, PHONE, SCREENSHOTS, TOKEN, Stack, Watched
 from tests.sites.testsite import article
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -99,6 +100,7 @@ def test_add_a_source_run_it_watch_progress_rerun_and_diff_versions(ui: Watched,
     page.get_by_role("button", name="Run changing again").click()
     expect(page).not_to_have_url(first_run)  # the new run's page, not the finished one
     expect(page.get_by_test_id("pipeline-status")).to_have_text("succeeded", timeout=120_000)
+    _record_the_rerun(stack, int(page.url.rsplit("/", 1)[1]))
 
     page.goto("/documents?source=changing")
     page.get_by_role("link", name="Article 1", exact=True).click()
@@ -110,6 +112,20 @@ def test_add_a_source_run_it_watch_progress_rerun_and_diff_versions(ui: Watched,
     ui.shoot("document-versions")
     page.reload()  # the comparison is a deep link
     expect(page.get_by_role("region", name="Differences")).to_contain_text("floating solar farm")
+
+
+def _record_the_rerun(stack: Stack, run_id: int) -> None:
+    """What the rerun did, kept beside the screenshots: the known intermittent failure above leaves
+    no trace otherwise (it is an expected failure)."""
+    documents = stack.items("/api/documents", source="changing", limit=50)
+    report = {
+        "pipeline": stack.api("GET", f"/api/pipelines/{run_id}"),
+        "site_requests": dict(stack.site.requests),
+        "site_not_modified": dict(stack.site.not_modified),
+        "documents": {d["url"]: stack.items(f"/api/documents/{d['id']}/versions") for d in documents},
+    }
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "rerun-diagnostics.json").write_text(json.dumps(report, indent=2, default=str))
 
 
 def test_search_in_each_mode_with_filters_facets_and_similar_documents(ui: Watched, stack: Stack) -> None:
