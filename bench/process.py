@@ -17,6 +17,7 @@ the two runs, so both do exactly the same work.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import resource
@@ -139,6 +140,22 @@ def harvest_cpu_s() -> float:
     return total
 
 
+def postgres_cpu_s(data_dir: Path) -> float:
+    """CPU seconds of the bench's own PostgreSQL server: the postmaster, its live backends and the
+    ones it reaped."""
+    pid_file = data_dir / "postgres" / "postmaster.pid"
+    try:
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        times = postmaster.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for backend in postmaster.children():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += sum(backend.cpu_times()[:2])
+        return total
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -183,21 +200,24 @@ def main() -> None:
         limit_meta_s = time.perf_counter() - started
 
         single = settings.model_copy(update={"process_workers": 1})
-        cpu = harvest_cpu_s()
+        cpu, own, pg = harvest_cpu_s(), time.process_time(), postgres_cpu_s(data_dir)
         started = time.perf_counter()
         report = process_pending(single)
         harvest_s = time.perf_counter() - started
         single_cpu = harvest_cpu_s() - cpu
+        single_pg = postgres_cpu_s(data_dir) - pg
         assert report.processed == count, report
 
         with engine.begin() as conn:  # the same pages again, from scratch, on the pool
             conn.execute(text("TRUNCATE documents CASCADE"))
         workers = worker_count(settings.process_workers)
-        cpu = harvest_cpu_s()
+        cpu, own, pg = harvest_cpu_s(), time.process_time(), postgres_cpu_s(data_dir)
         started = time.perf_counter()
         pooled = process_pending(settings)
         pool_s = time.perf_counter() - started
         pool_cpu = harvest_cpu_s() - cpu
+        pool_parent_cpu = time.process_time() - own
+        pool_pg = postgres_cpu_s(data_dir) - pg
         assert pooled == report, (pooled, report)
 
         limit_rate, harvest_rate = count / limit_s, count / harvest_s
@@ -212,11 +232,12 @@ def main() -> None:
         )
         print(
             f"harvest process, 1 process  {count} docs {harvest_s:7.2f} s {harvest_rate:7.1f} docs/s "
-            f"(CPU {single_cpu:.2f} s)"
+            f"(CPU {single_cpu:.2f} s; PostgreSQL {single_pg:.2f} s)"
         )
         print(
             f"harvest process, {workers} workers  {count} docs {pool_s:7.2f} s {count / pool_s:7.1f} docs/s "
-            f"(CPU {pool_cpu:.2f} s in this process + workers, pool start-up included)"
+            f"(CPU {pool_cpu:.2f} s in this process + workers, of which this process "
+            f"{pool_parent_cpu:.2f} s, pool start-up included; PostgreSQL {pool_pg:.2f} s)"
         )
         print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(
