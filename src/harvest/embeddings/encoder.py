@@ -28,7 +28,7 @@ CPU_BATCH = 64
 CUDA_BATCH = 256
 # What one more forward pass costs on CPU, in padded tokens' worth of compute (Python, module dispatch
 # and small-matrix inefficiency per pass); measured on MiniLM-L6 with 2 threads, see bench/RESULTS.md.
-CPU_PASS_TOKENS = 256
+CPU_PASS_TOKENS = 128
 
 
 def length_batches(lengths: list[int], max_batch: int, pass_tokens: int) -> list[list[int]]:
