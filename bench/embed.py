@@ -2,6 +2,7 @@
 
   .venv/bin/python bench/embed.py           # 5,000 chunk texts
   .venv/bin/python bench/embed.py --quick   # 400 texts, same measurement, about a minute
+  .venv/bin/python bench/embed.py --texts 2000 --no-onnx   # while iterating on (b)-(d)
 
 (a) bare `SentenceTransformer.encode` (batch 64, normalised), the baseline;
 (b) Harvest's in-process backend (`harvest.embeddings.encoder`);
@@ -98,8 +99,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="400 texts instead of 5,000")
+    parser.add_argument("--texts", type=int, default=0, help="this many texts (overrides --quick)")
+    parser.add_argument("--no-onnx", action="store_true", help="skip (e)")
     args = parser.parse_args()
-    count = 400 if args.quick else 5000
+    count = args.texts or (400 if args.quick else 5000)
     corpus = texts(count)
     import torch
     from sentence_transformers import SentenceTransformer
@@ -183,8 +186,8 @@ def main() -> None:
         dispose_engines()
         EmbeddedPostgres(data_dir).stop()
 
-    onnx_rates, int8_cosine = {}, 0.0
-    for label, int8 in (("fp32", False), ("int8", True)):
+    onnx_rates, int8_cosine = {"fp32": 0.0, "int8": 0.0}, 0.0
+    for label, int8 in () if args.no_onnx else (("fp32", False), ("int8", True)):
         onnx = load_onnx_encoder(DEFAULT_EMBEDDING_MODEL, data_dir / "models", int8, 0, 0, 0)  # export cached
         onnx.encode(corpus[:64])
         started = time.perf_counter()

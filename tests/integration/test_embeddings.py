@@ -28,7 +28,7 @@ from harvest.embeddings.client import EmbeddingsUnavailableError, ServiceEncoder
 from harvest.embeddings.encoder import Embeddings, TorchEncoder, load_encoder
 from harvest.embeddings.service import create_app
 from harvest.embeddings.stage import embed_pending
-from harvest.embeddings.store import activate_model, list_models
+from harvest.embeddings.store import activate_model, index_name, list_models
 from harvest.model_files import model_dir
 from harvest.process.runner import process_pending
 from harvest.settings import DEFAULT_EMBEDDING_MODEL, Settings, settings_env
@@ -220,6 +220,16 @@ def vectors_per_chunk(settings: Settings, model_id: int) -> dict[str, int]:
     return dict(rows)
 
 
+def hnsw_index(settings: Settings, model_id: int) -> bool | None:
+    """Whether the model's HNSW index is valid (None: there is none)."""
+    with get_engine(settings).connect() as conn:
+        valid = conn.execute(
+            text("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:n)"),
+            {"n": index_name(model_id)},
+        ).scalar()
+    return None if valid is None else bool(valid)
+
+
 def test_embed_stage_is_complete_idempotent_and_switches_models_atomically(db_settings: Settings) -> None:
     settings = make_settings(**db_settings.model_dump() | {"embed_batch_chunks": 16})
     chunks = make_chunks(settings, "stage", 12)
@@ -227,6 +237,7 @@ def test_embed_stage_is_complete_idempotent_and_switches_models_atomically(db_se
     first = embed_pending(settings)
     assert first.embedded == chunks
     assert set(vectors_per_chunk(settings, first.model_id).values()) == {1}
+    assert hnsw_index(settings, first.model_id) is True  # built after the first load
     assert embed_pending(settings).embedded == 0  # a rerun embeds nothing
 
     # the same weights under another name: a second model that can be switched to
@@ -292,6 +303,18 @@ def test_a_killed_embed_run_resumes_without_duplicates(db_settings: Settings) ->
     counts = vectors_per_chunk(settings, report.model_id)
     assert len(counts) == chunks and set(counts.values()) == {1}
     assert report.embedded == chunks - default.vectors
+    assert hnsw_index(settings, report.model_id) is True
+
+
+def test_a_missing_index_is_built_by_a_run_with_nothing_to_embed(db_settings: Settings) -> None:
+    settings = make_settings(**db_settings.model_dump() | {"embed_batch_chunks": 16})
+    make_chunks(settings, "reindex", 4)
+    report = embed_pending(settings)
+    engine = get_engine(settings)
+    with engine.begin() as conn:  # as a run killed during its first load leaves it
+        conn.execute(text(f"DROP INDEX {index_name(report.model_id)}"))
+    assert embed_pending(settings).embedded == 0
+    assert hnsw_index(settings, report.model_id) is True
 
 
 @pytest.mark.slow

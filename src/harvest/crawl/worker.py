@@ -154,7 +154,7 @@ class QuietLogFormatter(LogFormatter):
 
 def run(run_id: int) -> int:
     settings = get_settings()
-    engine = get_engine(settings)
+    engine = get_engine(settings, migrate=False)  # `harvest crawl` (run_crawl) migrated before starting us
     plan = load_plan(settings, run_id)
     browser = plan.spec.render == "browser" or bool(plan.spec.render_rules)
     if browser and not settings.chromium_path.exists():

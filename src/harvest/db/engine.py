@@ -100,11 +100,10 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine(settings: Settings, *, start: bool | None = None) -> Engine:
+def get_engine(settings: Settings, *, start: bool | None = None, migrate: bool = True) -> Engine:
     """A pooled engine on Harvest's database, started and migrated to head (once per process and URL).
-    `start`: see `server_url`."""
-    from harvest.db.migrate import upgrade
-
+    `start`: see `server_url`. `migrate=False`: for a child process whose parent has migrated already
+    (it spares the child Alembic's import and the check)."""
     url = server_url(settings, start=start)
     key = url.render_as_string(hide_password=False)
     with _engines_lock:
@@ -113,7 +112,10 @@ def get_engine(settings: Settings, *, start: bool | None = None) -> Engine:
             if settings.embedded_database:
                 ensure_database(url, settings)
             engine = make_engine(url, settings)
-            upgrade(engine)
+            if migrate:
+                from harvest.db.migrate import upgrade
+
+                upgrade(engine)
             _engines[key] = engine
         return engine
 

@@ -1,8 +1,12 @@
 """Sentence-transformers models on PyTorch: CUDA (half precision, big batches) when present, else CPU.
 
 Outputs are L2-normalised float32. Inputs longer than the model's token limit are truncated by the
-model and *counted*, so callers can report it. Batches are length-sorted by sentence-transformers
-itself (less padding), results come back in input order.
+model and *counted*, so callers can report it. Results come back in input order.
+
+Batches are cut by length (`length_batches`): a batch is padded to its longest input, so on CPU, where
+compute grows with padded tokens, inputs are sorted by token count and grouped so that little padding
+is computed. sentence-transformers sorts by characters within one `encode` call only, which with the
+64-256 inputs a service request or a stage batch brings leaves batches with ~25-100 % padding.
 """
 
 from __future__ import annotations
@@ -22,6 +26,36 @@ logger = logging.getLogger(__name__)
 
 CPU_BATCH = 64
 CUDA_BATCH = 256
+# What one more forward pass costs on CPU, in padded tokens' worth of compute (Python, module dispatch
+# and small-matrix inefficiency per pass); measured on MiniLM-L6 with 2 threads, see bench/RESULTS.md.
+CPU_PASS_TOKENS = 128
+
+
+def length_batches(lengths: list[int], max_batch: int, pass_tokens: int) -> list[list[int]]:
+    """Indices of `lengths` in batches of at most `max_batch`, costing the least padded work.
+
+    Sorted longest first, a batch costs (its size x its first length) + `pass_tokens`; the cheapest
+    cut of the sorted list into consecutive batches is found exactly (dynamic programming, O(n x
+    max_batch)), so similar lengths share a batch and a lone outlier gets its own.
+    """
+    order = np.argsort([-n for n in lengths], kind="stable")
+    ordered = np.asarray(lengths, dtype=np.int64)[order]
+    count = len(ordered)
+    best = np.zeros(count + 1, dtype=np.int64)
+    cut = np.zeros(count + 1, dtype=np.int64)
+    for end in range(1, count + 1):
+        starts = np.arange(max(0, end - max_batch), end)
+        costs = best[starts] + (end - starts) * ordered[starts] + pass_tokens
+        pick = int(np.argmin(costs))
+        best[end], cut[end] = costs[pick], starts[pick]
+    batches: list[list[int]] = []
+    end = count
+    while end > 0:
+        start = int(cut[end])
+        batches.append([int(i) for i in order[start:end]])
+        end = start
+    batches.reverse()
+    return batches
 
 
 @dataclass(frozen=True)
@@ -85,15 +119,21 @@ class TorchEncoder:
         if not texts:
             return Embeddings(np.zeros((0, self.dimension), dtype=np.float32), [], 0)
         counts = self.token_counts(texts)
+        if self.device == "cuda":  # big batches keep a GPU busy; padding is cheap there
+            batches = [list(range(len(texts)))]
+        else:
+            lengths = [min(n, self.max_tokens) for n in counts]
+            batches = length_batches(lengths, self.batch_size, CPU_PASS_TOKENS)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         with self._lock:
-            vectors = self.model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        vectors = np.asarray(vectors, dtype=np.float32)
+            for batch in batches:
+                vectors[batch] = self.model.encode(
+                    [texts[i] for i in batch],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
         truncated = sum(1 for n in counts if n > self.max_tokens)
         return Embeddings(vectors, counts, truncated)
 

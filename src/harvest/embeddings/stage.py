@@ -3,14 +3,20 @@
 Work is found, not remembered: chunks without a row in chunk_embeddings for the model. Each batch is
 encoded, then written in one transaction, so a killed run leaves whole batches and the next run does
 the rest; a second concurrent run of the same model is refused.
+
+A model's first load (no vectors yet) is written without its HNSW index, which is built once at the
+end: on a CPU shared with the encoder, one graph insert per vector while encoding cost more than a
+build afterwards. Every run (and one that finds nothing to do) first builds a missing index, so a run
+killed mid-load leaves searches exact and slower until the next run, never wrong.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select, text
@@ -18,7 +24,15 @@ from sqlalchemy import Engine, select, text
 from harvest.db.engine import get_engine
 from harvest.db.models import EmbeddingModel
 from harvest.embeddings.backend import get_encoder
-from harvest.embeddings.store import count_pending, pending_chunks, register_model, write_vectors
+from harvest.embeddings.store import (
+    count_pending,
+    drop_index,
+    ensure_index,
+    has_vectors,
+    pending_chunks,
+    register_model,
+    write_vectors,
+)
 from harvest.errors import ConflictError
 from harvest.settings import Settings
 
@@ -49,25 +63,24 @@ def embed_pending(
     """Embed every chunk without a vector for `model` (default: HARVEST_EMBEDDING_MODEL)."""
     engine = get_engine(settings)
     known = _registered(engine, settings, model)
+    index = {"hnsw_m": settings.hnsw_m, "ef_construction": settings.hnsw_ef_construction}
     if known is not None and count_pending(engine, known[0]) == 0:
+        with _run_lock(engine, known[0]) as locked:
+            if locked:  # else the run that holds it builds the index, if it is missing
+                ensure_index(engine, known[0], **index)
         return EmbedReport(model=known[1], model_id=known[0])  # nothing new: no need to load the model
     encoder = get_encoder(settings, model)
     report = EmbedReport(model=encoder.name)
-    report.model_id = register_model(
-        engine,
-        encoder.name,
-        encoder.dimension,
-        hnsw_m=settings.hnsw_m,
-        ef_construction=settings.hnsw_ef_construction,
-    )
+    report.model_id = register_model(engine, encoder.name, encoder.dimension, **index)
     started = time.perf_counter()
-    with engine.connect() as lock_conn:
-        locked = lock_conn.execute(
-            text("SELECT pg_try_advisory_lock(:c, :m)"), {"c": _EMBED_LOCK_CLASS, "m": report.model_id}
-        ).scalar()
+    with _run_lock(engine, report.model_id) as locked:
         if not locked:
             raise ConflictError(f"another `harvest embed` is running for model {encoder.name!r}; wait for it")
-        # Writing a batch (and its HNSW inserts) overlaps with encoding the next one.
+        if has_vectors(engine, report.model_id):
+            ensure_index(engine, report.model_id, **index)
+        else:
+            drop_index(engine, report.model_id)
+        # Writing a batch overlaps with encoding the next one.
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-writer")
         pending_write: Future[int] | None = None
         try:
@@ -89,14 +102,26 @@ def embed_pending(
                 report.embedded += pending_write.result()
         finally:
             writer.shutdown(wait=True)
-            lock_conn.execute(
-                text("SELECT pg_advisory_unlock(:c, :m)"), {"c": _EMBED_LOCK_CLASS, "m": report.model_id}
-            )
-            lock_conn.commit()
+        ensure_index(engine, report.model_id, **index)
     report.seconds = time.perf_counter() - started
     if report.truncated:
         logger.warning("inputs truncated to the model's token limit", extra={"count": report.truncated})
     return report
+
+
+@contextmanager
+def _run_lock(engine: Engine, model_id: int) -> Iterator[bool]:
+    """The model's run lock (a session advisory lock), if no other run holds it."""
+    with engine.connect() as conn:
+        params = {"c": _EMBED_LOCK_CLASS, "m": model_id}
+        locked = bool(conn.execute(text("SELECT pg_try_advisory_lock(:c, :m)"), params).scalar())
+        conn.commit()  # the lock is the session's: no open transaction for CONCURRENTLY to wait on
+        try:
+            yield locked
+        finally:
+            if locked:
+                conn.execute(text("SELECT pg_advisory_unlock(:c, :m)"), params)
+                conn.commit()
 
 
 def _registered(engine: Engine, settings: Settings, model: str | None) -> tuple[int, str] | None:

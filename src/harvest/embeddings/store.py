@@ -58,16 +58,58 @@ def register_model(engine: Engine, name: str, dimension: int, *, hnsw_m: int, ef
         return model_id
 
 
-def _create_index(conn: Connection, model_id: int, dimension: int, m: int, ef_construction: int) -> None:
+def _create_index(
+    conn: Connection,
+    model_id: int,
+    dimension: int,
+    m: int,
+    ef_construction: int,
+    *,
+    concurrently: bool = False,
+) -> None:
     # A partial expression index per model: one table holds vectors of every dimension (pgvector's
     # documented way), and each model's cosine searches use its own HNSW graph.
     conn.execute(
         text(
-            f"CREATE INDEX IF NOT EXISTS {index_name(model_id)} ON chunk_embeddings "
+            f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {index_name(model_id)} "
+            "ON chunk_embeddings "
             f"USING hnsw ((embedding::vector({int(dimension)})) vector_cosine_ops) "
             f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) WHERE model_id = {int(model_id)}"
         )
     )
+
+
+def has_vectors(engine: Engine, model_id: int) -> bool:
+    with engine.connect() as conn:
+        return bool(conn.execute(select(exists().where(ChunkEmbedding.model_id == model_id))).scalar())
+
+
+def drop_index(engine: Engine, model_id: int) -> None:
+    """Drop the model's HNSW index before a bulk load into it (built once afterwards, by
+    `ensure_index`: far less work than one graph insert per vector). CONCURRENTLY: other models'
+    searches and writes on the shared table are never blocked."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {index_name(model_id)}"))
+
+
+def ensure_index(engine: Engine, model_id: int, *, hnsw_m: int, ef_construction: int) -> bool:
+    """Build the model's HNSW index if it is missing (after a bulk load, or a run killed during one);
+    True if it was built. CONCURRENTLY: the table stays writable meanwhile."""
+    with engine.connect() as conn:
+        valid = conn.execute(
+            text("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)"),
+            {"name": index_name(model_id)},
+        ).scalar()
+        if valid:
+            return False
+        dimension = conn.execute(
+            select(EmbeddingModel.dimension).where(EmbeddingModel.id == model_id)
+        ).scalar_one()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # an interrupted CONCURRENTLY build leaves an invalid index: drop it, build afresh
+        conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {index_name(model_id)}"))
+        _create_index(conn, model_id, dimension, hnsw_m, ef_construction, concurrently=True)
+    return True
 
 
 def pending_chunks(engine: Engine, model_id: int, limit: int, after: str = "") -> list[tuple[str, str]]:

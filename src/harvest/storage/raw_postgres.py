@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
-from sqlalchemy import Engine, Row, Table, delete, func, insert, select, text, tuple_
+import psycopg
+from psycopg.types.json import Jsonb
+from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, select, text, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.exc import OperationalError
 
@@ -75,12 +77,7 @@ class PostgresRawStore(RawStore):
                 to_insert.append(_row_for(page, version + 1, digest))
                 latest[key] = (version + 1, digest, -len(to_insert))
                 planned.append((len(to_insert) - 1, True))
-            seqs: list[int] = []
-            if to_insert:
-                inserted = conn.execute(
-                    insert(_table).returning(_table.c.seq, sort_by_parameter_order=True), to_insert
-                )
-                seqs = list(inserted.scalars().all())
+            seqs = _insert_returning_seqs(conn, to_insert) if to_insert else []
         results: list[UpsertResult] = []
         for item in planned:
             if isinstance(item, UpsertResult):
@@ -199,6 +196,35 @@ class _ConnectionGuard:
         if isinstance(exc, OperationalError):
             first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise StoreUnavailableError(f"the raw store (PostgreSQL) is unreachable: {first}") from exc
+
+
+_JSONB_COLUMNS = frozenset({"headers", "meta"})
+
+
+def _insert_returning_seqs(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows (all with the same keys); their seqs, in row order.
+
+    psycopg's pipelined executemany of one prepared single-row INSERT, not SQLAlchemy's multi-row
+    VALUES: that statement had ~1,400 parameters, past psycopg's parse cache (50), so it was parsed
+    anew for every batch, holding the GIL that a crawl's reactor thread needs."""
+    columns = list(rows[0])
+    statement = (
+        f"INSERT INTO {_table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING seq"
+    )
+    params = [tuple(Jsonb(row[c]) if c in _JSONB_COLUMNS else row[c] for c in columns) for row in rows]
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    seqs: list[int] = []
+    with driver.cursor() as cursor:
+        cursor.executemany(statement, params, returning=True)
+        while True:
+            row = cursor.fetchone()
+            assert row is not None
+            seqs.append(int(row[0]))
+            if not cursor.nextset():
+                break
+    return seqs
 
 
 def _row_for(page: RawPageIn | RawPageVersion, version: int, digest: str) -> dict[str, Any]:

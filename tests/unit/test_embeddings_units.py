@@ -1,0 +1,51 @@
+"""How the CPU encoder cuts inputs into batches: every input once, little padding, cheapest cut."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+from harvest.embeddings.encoder import length_batches
+
+
+def padded_cost(lengths: list[int], batches: list[list[int]], pass_tokens: int) -> int:
+    return sum(len(batch) * max(lengths[i] for i in batch) + pass_tokens for batch in batches)
+
+
+def test_every_input_is_in_exactly_one_batch_of_at_most_the_batch_size() -> None:
+    lengths = [random.Random(3).randint(5, 130) for _ in range(1000)]
+    batches = length_batches(lengths, 64, 256)
+    assert sorted(i for batch in batches for i in batch) == list(range(1000))
+    assert all(1 <= len(batch) <= 64 for batch in batches)
+
+
+def test_batches_group_similar_lengths_so_padding_is_small() -> None:
+    rng = random.Random(5)
+    lengths = [rng.randint(15, 120) for _ in range(64)]
+    one_batch = 64 * max(lengths)  # what batching in arrival order pads to: ~1.7x the real tokens
+    batches = length_batches(lengths, 64, 64)
+    padded = sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
+    assert padded < 1.15 * sum(lengths) < 0.7 * one_batch
+    assert len(batches) > 1
+
+
+def test_equal_lengths_fill_whole_batches() -> None:
+    assert sorted(len(batch) for batch in length_batches([40] * 130, 64, 256)) == [2, 64, 64]
+
+
+def test_the_cut_is_the_cheapest_one() -> None:
+    rng = random.Random(7)
+    lengths = [rng.randint(1, 50) for _ in range(9)]
+    ordered = sorted(range(9), key=lambda i: -lengths[i])
+    cheapest = min(
+        padded_cost(lengths, [ordered[a:b] for a, b in itertools.pairwise((0, *cuts, 9))], 30)
+        for k in range(9)
+        for cuts in itertools.combinations(range(1, 9), k)
+        if all(b - a <= 4 for a, b in itertools.pairwise((0, *cuts, 9)))
+    )
+    batches = length_batches(lengths, 4, 30)
+    assert padded_cost(lengths, batches, 30) == cheapest
+
+
+def test_no_inputs_no_batches() -> None:
+    assert length_batches([], 64, 256) == []
