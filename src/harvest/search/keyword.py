@@ -14,10 +14,11 @@ when the query has rarer ones, so a query's candidates stay few and are found th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
+
+from harvest.search.ranking import DocumentScore, Evidence
 
 JOINS = (
     "JOIN documents d ON d.id = c.document_id "
@@ -46,17 +47,18 @@ _SQL = (
     "AND rare.df < :common) GROUP BY config), "
     "m AS MATERIALIZED (SELECT c.id, c.document_id, c.search_config, c.search_vector "
     "FROM {source} JOIN chunks c ON c.search_config = {source}.config AND c.search_vector @@ {source}.query "
-    f"{JOINS} WHERE true {{where}} LIMIT {RANK_CAP}) "
-    "SELECT m.id AS chunk_id, m.document_id, (SELECT sum(idf.weight * ts_rank(CAST(:weights AS real[]), "
-    "m.search_vector, idf.term)) FROM idf WHERE idf.config = m.search_config) AS score FROM m"
+    f"{{joins}} WHERE true {{where}} LIMIT {RANK_CAP}), "
+    "scored AS (SELECT m.id, m.document_id, coalesce((SELECT sum(idf.weight * ts_rank(CAST(:weights AS "
+    "real[]), m.search_vector, idf.term)) FROM idf WHERE idf.config = m.search_config), 0) AS score FROM m), "
+    # a document: its best chunk plus the evidence of its next ones (search.ranking.documents, in SQL so
+    # that only the documents a page can reach leave the server)
+    "ranked AS (SELECT id, document_id, score, row_number() OVER (PARTITION BY document_id "
+    'ORDER BY score DESC, id COLLATE "C") AS r FROM scored) '
+    "SELECT document_id, min(id) FILTER (WHERE r = 1) AS chunk_id, max(score) FILTER (WHERE r = 1) "
+    "+ :evidence * coalesce(sum(greatest(score, 0) * (CAST(:factors AS float8[]))[r - 1] ORDER BY r) "
+    "FILTER (WHERE r BETWEEN 2 AND :evidence_chunks), 0) AS score "
+    "FROM ranked GROUP BY document_id ORDER BY score DESC, document_id LIMIT :keep"
 )
-
-
-@dataclass(frozen=True)
-class KeywordCandidate:
-    chunk_id: str
-    document_id: int
-    score: float
 
 
 def plain_words(query: str) -> bool:
@@ -71,19 +73,28 @@ def scored_words(query: str) -> str:
     return " ".join(words)
 
 
-def keyword_candidates(
+def keyword_documents(
     conn: Connection,
     query: str,
     configs: list[str],
     where: list[str],
     params: dict[str, Any],
-) -> list[KeywordCandidate]:
-    """Every matching chunk (up to RANK_CAP) with its score, in no particular order."""
+    evidence: Evidence,
+    keep: int,
+) -> list[DocumentScore]:
+    """The best `keep` documents by the scores of their matching chunks (up to RANK_CAP chunks),
+    best first, ties to the smaller document id: `ranking.documents` of the chunks' scores."""
     source = "pick" if plain_words(query) else "q"  # syntax: matched as written, scored by its words
     total = conn.execute(
         text("SELECT greatest(reltuples, 1) FROM pg_class WHERE relname = 'chunks'")
     ).scalar()
-    sql = _SQL.format(source=source, where="".join(" AND " + w for w in where))
+    # Without filters every chunk has its document, page and source (foreign keys, not null): the
+    # joins would only cost a lookup per candidate.
+    sql = _SQL.format(source=source, joins=JOINS if where else "", where="".join(" AND " + w for w in where))
+    factors, factor = [], 1.0
+    for _ in range(max(evidence.chunks - 1, 1)):
+        factors.append(factor)  # the same products as ranking.documents, so the same scores
+        factor *= evidence.decay
     values = params | {
         "q": query,
         "plain": scored_words(query),
@@ -91,9 +102,13 @@ def keyword_candidates(
         "common": COMMON_DF,
         "total": float(total or 1),
         "weights": list(FIELD_WEIGHTS),
+        "evidence": evidence.weight,
+        "evidence_chunks": evidence.chunks,
+        "factors": factors,
+        "keep": keep,
     }
     rows = conn.execute(text(sql), values).all()
-    return [KeywordCandidate(r.chunk_id, r.document_id, float(r.score or 0.0)) for r in rows]
+    return [DocumentScore(r.document_id, float(r.score), r.chunk_id) for r in rows]
 
 
 def highlight_query(query: str) -> str:
