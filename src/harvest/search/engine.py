@@ -254,13 +254,21 @@ class Searcher:
 
     def _keyword_documents(self, conn: Connection, query: str, filters: Filters) -> list[DocumentScore]:
         where, params = _filter_sql(filters)
+        in_use = self._configs_in_use(conn)
         configs = (
-            sorted({text_config(language) for language in filters.languages})
-            if filters.languages
-            else self._configs_in_use(conn)
+            sorted({text_config(language) for language in filters.languages}) if filters.languages else in_use
         )
         # the deepest tier, and one more document to tell whether the list goes on beyond it
-        return keyword_documents(conn, query, configs, where, params, self._evidence(), TIERS[-1] + 1)
+        return keyword_documents(
+            conn,
+            query,
+            configs,
+            where,
+            params,
+            self._evidence(),
+            TIERS[-1] + 1,
+            statistics=len(in_use) == 1 and configs == in_use,
+        )
 
     def _evidence(self) -> Evidence:
         return Evidence(weight=self.settings.search_chunk_evidence)

@@ -27,17 +27,28 @@ JOINS = (
 )
 COMMON_DF = 2000  # document frequencies are counted up to here: above it a word is "very common"
 RANK_CAP = 5000  # candidates ranked per query at most (only when every word is very common)
+# A word the planner's statistics put in this many chunks is very common without counting them
+# (counting reads every chunk with the word from the index, the larger part of a common word's cost).
+# The margin over COMMON_DF keeps the answer the count would give unless the statistics are far
+# behind the table.
+SURELY_COMMON_DF = 5 * COMMON_DF
 # ts_rank weights for D, C, B, A: text, (unused), heading path, title
 FIELD_WEIGHTS = (0.1, 0.2, 0.3, 0.6)
 
 _SQL = (
     "WITH q AS MATERIALIZED (SELECT cfg::regconfig AS config, websearch_to_tsquery(cfg::regconfig, :q) "
     "AS query FROM unnest(CAST(:configs AS text[])) AS cfg), "
-    "terms AS MATERIALIZED (SELECT DISTINCT q.config, quote_literal(t.lexeme)::tsquery AS term "
+    "terms AS MATERIALIZED (SELECT DISTINCT q.config, quote_literal(t.lexeme)::tsquery AS term, t.lexeme "
     "FROM q CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector(q.config, :plain))) AS t(lexeme)), "
-    "df AS MATERIALIZED (SELECT terms.config, terms.term, (SELECT count(*) FROM (SELECT 1 FROM chunks x "
-    "WHERE x.search_config = terms.config AND x.search_vector @@ terms.term LIMIT :common) AS sample) "
-    "AS df FROM terms), "
+    # the planner's statistics: the most common words' shares of a sample of the chunks
+    "stats AS MATERIALIZED (SELECT e.lexeme, e.share FROM pg_stats s CROSS JOIN LATERAL "
+    "unnest(CAST(CAST(s.most_common_elems AS text) AS text[]), s.most_common_elem_freqs) AS e(lexeme, share) "
+    "WHERE CAST(:statistics AS boolean) AND s.schemaname = current_schema() AND s.tablename = 'chunks' "
+    "AND s.attname = 'search_vector'), "
+    "df AS MATERIALIZED (SELECT terms.config, terms.term, CASE WHEN (SELECT stats.share FROM stats "
+    "WHERE stats.lexeme = terms.lexeme) * :total >= :surely_common THEN CAST(:common AS bigint) "
+    "ELSE (SELECT count(*) FROM (SELECT 1 FROM chunks x WHERE x.search_config = terms.config "
+    "AND x.search_vector @@ terms.term LIMIT :common) AS sample) END AS df FROM terms), "
     # never negative, and falling with the frequency even where the row estimate is stale
     "idf AS MATERIALIZED (SELECT config, term, df, ln(1 + (:total + 0.5) / (df + 0.5)) AS weight "
     "FROM df WHERE df > 0), "
@@ -81,9 +92,14 @@ def keyword_documents(
     params: dict[str, Any],
     evidence: Evidence,
     keep: int,
+    *,
+    statistics: bool = False,
 ) -> list[DocumentScore]:
     """The best `keep` documents by the scores of their matching chunks (up to RANK_CAP chunks),
-    best first, ties to the smaller document id: `ranking.documents` of the chunks' scores."""
+    best first, ties to the smaller document id: `ranking.documents` of the chunks' scores.
+
+    `statistics`: every chunk has the one configuration in `configs`, so the column's statistics are
+    that configuration's and may tell a very common word without counting its chunks."""
     source = "pick" if plain_words(query) else "q"  # syntax: matched as written, scored by its words
     total = conn.execute(
         text("SELECT greatest(reltuples, 1) FROM pg_class WHERE relname = 'chunks'")
@@ -100,6 +116,8 @@ def keyword_documents(
         "plain": scored_words(query),
         "configs": configs,
         "common": COMMON_DF,
+        "statistics": statistics and len(configs) == 1,
+        "surely_common": SURELY_COMMON_DF,
         "total": float(total or 1),
         "weights": list(FIELD_WEIGHTS),
         "evidence": evidence.weight,
