@@ -56,11 +56,12 @@ _SQL = (
     "pick AS MATERIALIZED (SELECT config, string_agg(term::text, ' | ')::tsquery AS query FROM idf "
     "WHERE df < :common OR NOT EXISTS (SELECT 1 FROM idf rare WHERE rare.config = idf.config "
     "AND rare.df < :common) GROUP BY config), "
-    "m AS MATERIALIZED (SELECT c.id, c.document_id, c.search_config, c.search_vector "
+    # scored as they are found: the text-search vectors are read once and never copied
+    "scored AS MATERIALIZED (SELECT c.id, c.document_id, coalesce((SELECT sum(idf.weight * "
+    "ts_rank(CAST(:weights AS real[]), c.search_vector, idf.term)) FROM idf "
+    "WHERE idf.config = c.search_config), 0) AS score "
     "FROM {source} JOIN chunks c ON c.search_config = {source}.config AND c.search_vector @@ {source}.query "
     f"{{joins}} WHERE true {{where}} LIMIT {RANK_CAP}), "
-    "scored AS (SELECT m.id, m.document_id, coalesce((SELECT sum(idf.weight * ts_rank(CAST(:weights AS "
-    "real[]), m.search_vector, idf.term)) FROM idf WHERE idf.config = m.search_config), 0) AS score FROM m), "
     # a document: its best chunk plus the evidence of its next ones (search.ranking.documents, in SQL so
     # that only the documents a page can reach leave the server)
     "ranked AS (SELECT id, document_id, score, row_number() OVER (PARTITION BY document_id "
