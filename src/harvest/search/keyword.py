@@ -10,6 +10,9 @@ configuration, and every branch can use the GIN index.
 
 Very common words (in more than COMMON_DF chunks) still add to the scores but do not select candidates
 when the query has rarer ones, so a query's candidates stay few and are found through the index.
+
+The chunks are grouped into documents in the same query (`ranking.documents`, the same arithmetic in
+the same order, so the same scores), and only the documents a page of results can reach are returned.
 """
 
 from __future__ import annotations
