@@ -1,7 +1,8 @@
 """Search benchmark: HNSW recall against an exact scan, and latency of every mode in-process and over HTTP.
 
-  .venv/bin/python bench/search.py           # 100,000 chunks (25,000 documents), 200 queries
-  .venv/bin/python bench/search.py --quick   # 20,000 chunks, 100 queries, same measurement
+  .venv/bin/python bench/search.py             # 100,000 chunks (25,000 documents), 200 queries
+  .venv/bin/python bench/search.py --quick     # 20,000 chunks, 100 queries, same measurement
+  .venv/bin/python bench/search.py --size 1m   # 1,000,000 chunks, 100 queries (not in CI; ~30 min)
 
 Chunks get synthetic text (Zipf-distributed pseudo-words, so keyword search has common and rare terms)
 and synthetic 384-dimensional vectors around 500 cluster centres (nearest neighbours are not trivial).
@@ -9,10 +10,15 @@ In the same run:
   (a) exact top-10 by sequential scan (index scans off): the ground truth and the latency baseline;
   (b) HNSW top-10 through `Searcher.nearest_chunks` at several ef_search: recall@10 against (a);
   (c) p50/p95 of vector, keyword and hybrid searches through `Searcher.search` (query vector given, so
-      the figure is the search itself; encoding a query is bench/embed.py's business);
+      the figure is the search itself; encoding a query is bench/embed.py's business); keyword results
+      are checked against the reference ranking (every candidate chunk scored, then grouped into
+      documents in Python, as before issue 19), whose latency is the keyword baseline;
   (d) the same hybrid (and vector) search through the HTTP API (`harvest api serve`, its own process);
   (e) nDCG@10 / MRR of vector, keyword and hybrid on the bundled dev set (the demo site crawled,
       processed and embedded with the real model).
+At 1m, (d) and (e) are left out (they do not depend on the corpus size) and the HNSW index is also
+built over `halfvec` (half-precision) to compare build time, size, recall and latency; the index build
+reports its peak server memory.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
@@ -34,18 +42,25 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx
 import numpy as np
-from sqlalchemy import text
+import psutil
+from sqlalchemy import Connection, text
 
 from harvest.db.embedded import EmbeddedPostgres
 from harvest.db.engine import dispose_engines, get_engine
 from harvest.embeddings.store import _create_index
 from harvest.search.engine import Searcher
+from harvest.search.keyword import COMMON_DF, FIELD_WEIGHTS, JOINS, RANK_CAP, plain_words, scored_words
+from harvest.search.ranking import ChunkScore, DocumentScore, Evidence, documents
 from harvest.search.request import SearchRequest
+from harvest.search.text_config import FALLBACK_CONFIG, text_config
 from harvest.settings import Settings, load_settings, settings_env
 
 DIM = 384
 CHUNKS_PER_DOC = 4
 CENTRES = 500
+SIZES = {"20k": (20_000, 100), "100k": (100_000, 200), "1m": (1_000_000, 100)}  # chunks, queries
+MAINTENANCE_WORK_MEM = "4GB"  # the HNSW graph of 1M 384-dimensional vectors is about 2 GB
+HALFVEC_INDEX = "bench_hnsw_halfvec"
 
 
 def pseudo_words(count: int, rng: random.Random) -> list[str]:
@@ -117,16 +132,55 @@ def load_corpus(settings: Settings, chunks: int, rng: random.Random, vocab: list
         conn.commit()
     finally:
         raw.close()
-    started = time.perf_counter()
+    build_s, peak_mb = build_index(
+        settings, lambda conn: _create_index(conn, 1, DIM, settings.hnsw_m, settings.hnsw_ef_construction)
+    )
     with engine.begin() as sa_conn:
-        sa_conn.execute(text("SET maintenance_work_mem = '2GB'"))
-        _create_index(sa_conn, 1, DIM, settings.hnsw_m, settings.hnsw_ef_construction)
         sa_conn.execute(text("ANALYZE"))
+        size_mb = index_mb(sa_conn, "ix_chunk_embeddings_hnsw_1")
     print(
         f"built the HNSW index (m={settings.hnsw_m}, ef_construction={settings.hnsw_ef_construction}) "
-        f"in {time.perf_counter() - started:.1f} s"
+        f"in {build_s:.1f} s: {size_mb:.0f} MB, server peak RSS {peak_mb:.0f} MB"
     )
     return centres
+
+
+def build_index(settings: Settings, create: Callable[[Connection], object]) -> tuple[float, float]:
+    """Seconds to build an index, and the peak resident memory of the server's largest process meanwhile
+    (the build's leader holds the graph; shared buffers it touched count too)."""
+    peak = 0.0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.5):
+            rss = [
+                p.info["memory_info"].rss
+                for p in psutil.process_iter(["name", "memory_info"])
+                if p.info["name"] == "postgres" and p.info["memory_info"] is not None
+            ]
+            peak = max([peak, *rss])
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    with get_engine(settings).begin() as conn:
+        # the whole graph in memory while it is built (it spills to disk, much slower, when it does not
+        # fit), and one parallel worker besides the leader: two cores
+        conn.execute(text(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
+        conn.execute(text("SET max_parallel_maintenance_workers = 1"))
+        create(conn)
+    elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return elapsed, peak / 2**20
+
+
+def index_mb(conn: Connection, name: str) -> float:
+    return (
+        float(conn.execute(text("SELECT pg_relation_size(CAST(:n AS regclass))"), {"n": name}).scalar_one())
+        / 2**20
+    )
 
 
 def exact_top10(settings: Settings, queries: np.ndarray) -> tuple[list[list[str]], list[float]]:
@@ -180,16 +234,119 @@ def devset_quality(data_dir: Path) -> dict[str, dict[str, float]]:
     return {s.mode: s.means for s in scores}
 
 
+# The keyword query before issue 19: every candidate chunk (up to RANK_CAP) scored and returned, grouped
+# into documents in Python, under every configuration in use plus `simple`. The reference the faster
+# query must agree with, and the keyword baseline.
+REFERENCE_SQL = (
+    "WITH q AS MATERIALIZED (SELECT cfg::regconfig AS config, websearch_to_tsquery(cfg::regconfig, :q) "
+    "AS query FROM unnest(CAST(:configs AS text[])) AS cfg), "
+    "terms AS MATERIALIZED (SELECT DISTINCT q.config, quote_literal(t.lexeme)::tsquery AS term "
+    "FROM q CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector(q.config, :plain))) AS t(lexeme)), "
+    "df AS MATERIALIZED (SELECT terms.config, terms.term, (SELECT count(*) FROM (SELECT 1 FROM chunks x "
+    "WHERE x.search_config = terms.config AND x.search_vector @@ terms.term LIMIT :common) AS sample) "
+    "AS df FROM terms), "
+    "idf AS MATERIALIZED (SELECT config, term, df, ln(1 + (:total + 0.5) / (df + 0.5)) AS weight "
+    "FROM df WHERE df > 0), "
+    "pick AS MATERIALIZED (SELECT config, string_agg(term::text, ' | ')::tsquery AS query FROM idf "
+    "WHERE df < :common OR NOT EXISTS (SELECT 1 FROM idf rare WHERE rare.config = idf.config "
+    "AND rare.df < :common) GROUP BY config), "
+    "m AS MATERIALIZED (SELECT c.id, c.document_id, c.search_config, c.search_vector "
+    "FROM {source} JOIN chunks c ON c.search_config = {source}.config AND c.search_vector @@ {source}.query "
+    f"{JOINS} LIMIT {RANK_CAP}) "
+    "SELECT m.id AS chunk_id, m.document_id, (SELECT sum(idf.weight * ts_rank(CAST(:weights AS real[]), "
+    "m.search_vector, idf.term)) FROM idf WHERE idf.config = m.search_config) AS score FROM m"
+)
+
+
+def reference_keyword(conn: Connection, query: str, evidence: Evidence) -> list[DocumentScore]:
+    languages = conn.execute(text("SELECT DISTINCT language FROM documents")).scalars().all()
+    configs = sorted({text_config(language) for language in languages} | {FALLBACK_CONFIG})
+    total = conn.execute(
+        text("SELECT greatest(reltuples, 1) FROM pg_class WHERE relname = 'chunks'")
+    ).scalar()
+    rows = conn.execute(
+        text(REFERENCE_SQL.format(source="pick" if plain_words(query) else "q")),
+        {
+            "q": query,
+            "plain": scored_words(query),
+            "configs": configs,
+            "common": COMMON_DF,
+            "total": float(total or 1),
+            "weights": list(FIELD_WEIGHTS),
+        },
+    ).all()
+    return documents([ChunkScore(r.chunk_id, r.document_id, float(r.score or 0.0)) for r in rows], evidence)
+
+
+def halfvec_index(
+    settings: Settings, queries: np.ndarray, truth: list[list[str]], ef_values: list[int]
+) -> dict[str, dict[int, tuple[float, float]]]:
+    """The same HNSW index over half-precision vectors beside the float32 one: recall@10 (against the
+    exact float32 top-10) and p95 of one query with the joins `Searcher.nearest_chunks` uses, at several
+    ef_search. Returns {"vector" | "halfvec": {ef: (recall, p95 ms)}}."""
+    with get_engine(settings).connect() as conn:
+        built = conn.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": HALFVEC_INDEX}).scalar_one()
+    if not built:  # a corpus kept with --data-dir keeps its index
+        build_s, peak_mb = build_index(
+            settings,
+            lambda conn: conn.execute(
+                text(
+                    f"CREATE INDEX {HALFVEC_INDEX} ON chunk_embeddings USING hnsw "
+                    f"((embedding::halfvec({DIM})) halfvec_cosine_ops) WITH (m = {settings.hnsw_m}, "
+                    f"ef_construction = {settings.hnsw_ef_construction}) WHERE model_id = 1"
+                )
+            ),
+        )
+    figures: dict[str, dict[int, tuple[float, float]]] = {}
+    with get_engine(settings).connect() as conn:
+        conn.execute(text("ANALYZE chunk_embeddings"))
+        print(
+            f"(f) halfvec HNSW index {'reused' if built else f'built in {build_s:.1f} s'}: "
+            f"{index_mb(conn, HALFVEC_INDEX):.0f} MB"
+            + ("" if built else f", server peak RSS {peak_mb:.0f} MB")
+        )
+        for kind in ("vector", "halfvec"):
+            distance = f"e.embedding::{kind}({DIM}) <=> CAST(:q AS {kind}({DIM}))"
+            sql = text(
+                f"SELECT e.chunk_id FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id {JOINS} "
+                f"WHERE e.model_id = 1 ORDER BY {distance} LIMIT 10"
+            )
+            figures[kind] = {}
+            for ef in ef_values:
+                conn.execute(text(f"SET hnsw.ef_search = {ef}"))
+                latencies, recalls = [], []
+                for i, (vector, expected) in enumerate(zip(queries, truth, strict=True)):
+                    literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+                    started = time.perf_counter()
+                    found = conn.execute(sql, {"q": literal}).scalars().all()
+                    if i >= 5:
+                        latencies.append((time.perf_counter() - started) * 1000)
+                    recalls.append(len(set(found) & set(expected)) / 10)
+                figures[kind][ef] = (float(np.mean(recalls)), percentiles(latencies)[1])
+                print(
+                    f"(f) {kind:<7} ef_search={ef:<4}      "
+                    f"recall@10 {figures[kind][ef][0]:.4f}  p95 {figures[kind][ef][1]:6.2f} ms (one query)"
+                )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="20,000 chunks and 100 queries")
+    parser.add_argument("--quick", action="store_true", help="20,000 chunks and 100 queries (--size 20k)")
+    parser.add_argument("--size", choices=sorted(SIZES), default="100k", help="chunks in the corpus")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep the corpus here and reuse it when it is already loaded (default: a new temporary one)",
+    )
     args = parser.parse_args()
-    chunks, query_count = (20_000, 100) if args.quick else (100_000, 200)
+    size = "20k" if args.quick else args.size
+    chunks, query_count = SIZES[size]
     rng = random.Random(11)
     vocab = pseudo_words(3000, rng)
-    data_dir = Path(tempfile.mkdtemp(prefix="harvest-bench-search-"))
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="harvest-bench-search-"))
     settings = load_settings(
         # a latency benchmark sends searches back to back: no per-client rate limit
         _env_file=None,
@@ -199,7 +356,13 @@ def main() -> None:
         api_rate_limits={},
     )
     try:
-        centres = load_corpus(settings, chunks, rng, vocab)
+        saved = data_dir / f"bench-centres-{chunks}.npy"
+        if saved.exists():
+            centres = np.load(saved)
+            print(f"reusing the corpus of {chunks} chunks in {data_dir}")
+        else:
+            centres = load_corpus(settings, chunks, rng, vocab)
+            np.save(saved, centres)
         q_rng = np.random.default_rng(99)
         queries = centres[q_rng.integers(0, CENTRES, size=query_count)] + q_rng.normal(
             scale=1.0 / np.sqrt(DIM), size=(query_count, DIM)
@@ -215,7 +378,11 @@ def main() -> None:
 
         searcher = Searcher(settings)
         recall_at_default = 0.0
-        for ef in sorted({40, 100, 200, settings.search_ef_search}):
+        ef_enough: int | None = None  # the least ef_search with recall@10 >= 0.95
+        ef_values = sorted(
+            {40, 100, 200, settings.search_ef_search} | ({400, 800} if size == "1m" else set())
+        )
+        for ef in ef_values:
             found = [searcher.nearest_chunks(q.tolist(), 10, ef_search=ef) for q in queries[:5]]  # warm-up
             started = time.perf_counter()
             found = [searcher.nearest_chunks(q.tolist(), 10, ef_search=ef) for q in queries]
@@ -225,22 +392,77 @@ def main() -> None:
             )
             if ef == settings.search_ef_search:
                 recall_at_default = recall
+            if recall >= 0.95 and ef_enough is None:
+                ef_enough = ef
             print(f"(b) HNSW ef_search={ef:<4}         recall@10 {recall:.4f}  mean {elapsed:6.2f} ms")
 
         latency: dict[str, tuple[float, float]] = {}
-        for mode in ("vector", "keyword", "hybrid"):
+        keyword_top10: list[list[tuple[int, float]]] = []
+        # at 1m also the searches at the ef_search that reaches the recall target, when the default does not
+        extra = (
+            [("vector", ef_enough), ("hybrid", ef_enough)]
+            if size == "1m" and ef_enough is not None and ef_enough != settings.search_ef_search
+            else []
+        )
+        for mode, ef_search in [("vector", None), ("keyword", None), ("hybrid", None), *extra]:
             samples = []
             for i, (vector, query) in enumerate(zip(queries, texts, strict=True)):
-                request = SearchRequest(query, mode, limit=10, vector=tuple(vector.tolist()))  # type: ignore[arg-type]
+                request = SearchRequest(
+                    query,
+                    mode,  # type: ignore[arg-type]
+                    limit=10,
+                    vector=tuple(vector.tolist()),
+                    ef_search=ef_search,
+                )
                 started = time.perf_counter()
-                searcher.search(request)
+                found_hits = searcher.search(request).hits
                 if i >= 5:  # first few warm caches
                     samples.append((time.perf_counter() - started) * 1000)
-            latency[mode] = percentiles(samples)
+                if mode == "keyword":
+                    keyword_top10.append([(h.document_id, h.score) for h in found_hits])
+            name = mode if ef_search is None else f"{mode}@{ef_search}"
+            latency[name] = percentiles(samples)
             print(
-                f"(c) Searcher.search {mode:<8}    "
-                f"p50 {latency[mode][0]:7.2f} ms  p95 {latency[mode][1]:7.2f} ms"
+                f"(c) Searcher.search {name:<8}    "
+                f"p50 {latency[name][0]:7.2f} ms  p95 {latency[name][1]:7.2f} ms"
+                + ("" if ef_search is None else f" (ef_search={ef_search})")
             )
+        same, samples = 0, []
+        evidence = Evidence(weight=settings.search_chunk_evidence)
+        with get_engine(settings).connect() as conn:
+            # As a search ran it: planned for its own values. Run over and over on one connection, the
+            # driver prepares the query and the server may switch to a generic plan that joins in
+            # another order, and so takes another "first 5,000" candidates when more chunks match.
+            conn.execute(text("SET plan_cache_mode = force_custom_plan"))
+            for i, (query, top10) in enumerate(zip(texts, keyword_top10, strict=True)):
+                started = time.perf_counter()
+                reference = reference_keyword(conn, query, evidence)
+                if i >= 5:
+                    samples.append((time.perf_counter() - started) * 1000)
+                same += top10 == [(d.document_id, round(d.score, 6)) for d in reference[:10]]
+        reference_p50, reference_p95 = percentiles(samples)
+        print(
+            f"(c) keyword reference (before)   p50 {reference_p50:7.2f} ms  p95 {reference_p95:7.2f} ms "
+            "(candidates only, no snippets)"
+        )
+        print(f"(c) keyword top-10 (documents and scores) same as the reference: {same}/{query_count}")
+
+        if size == "1m":
+            halfvec_recall = halfvec_index(settings, queries, truth, ef_values)["halfvec"][
+                settings.search_ef_search
+            ][0]
+            print(
+                f"RESULT recall_at_10_1m={recall_at_default:.4f} vector_p95_ms_1m={latency['vector'][1]:.2f} "
+                f"hybrid_p95_ms_1m={latency['hybrid'][1]:.2f} keyword_p95_ms_1m={latency['keyword'][1]:.2f} "
+                f"keyword_reference_p95_ms_1m={reference_p95:.2f} same_top10_1m={same}/{query_count} "
+                f"halfvec_recall_at_10_1m={halfvec_recall:.4f} exact_p95_ms_1m={exact_p95:.2f}"
+                + "".join(
+                    f" {name.replace('@', '_p95_ms_1m_ef')}={value[1]:.2f}"
+                    for name, value in latency.items()
+                    if "@" in name
+                )
+            )
+            return
 
         port = 19000 + random.randrange(1000)
         server = subprocess.Popen(
@@ -293,7 +515,8 @@ def main() -> None:
             f"keyword_p95_ms={latency['keyword'][1]:.2f} exact_p95_ms={exact_p95:.2f} "
             f"ndcg10_vector={quality['vector']['ndcg@10']:.3f} "
             f"ndcg10_keyword={quality['keyword']['ndcg@10']:.3f} "
-            f"ndcg10_hybrid={quality['hybrid']['ndcg@10']:.3f}"
+            f"ndcg10_hybrid={quality['hybrid']['ndcg@10']:.3f} "
+            f"keyword_reference_p95_ms={reference_p95:.2f} same_top10={same}/{query_count}"
         )
     finally:
         dispose_engines()

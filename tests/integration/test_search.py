@@ -16,8 +16,10 @@ from harvest.db.models import Document
 from harvest.demo.articles import ARTICLES
 from harvest.embeddings.store import register_model
 from harvest.errors import ConflictError, InvalidInputError, NotFoundError
+from harvest.search import keyword
 from harvest.search.engine import Searcher
 from harvest.search.evaluation import DEVSET_DIR, evaluate, load_qrels, load_queries
+from harvest.search.ranking import Evidence
 from harvest.search.request import Filters, SearchRequest
 from harvest.settings import Settings, settings_env
 from tests.conftest import run_cli
@@ -105,6 +107,40 @@ def test_keyword_search_keeps_exact_syntax(searcher: Searcher) -> None:
     # a word no page has: plain queries still find pages with the other words, all-words pages first
     partial = searcher.search(SearchRequest("sourdough zyzzyva", "keyword", limit=3))
     assert path(partial.hits[0].url) == "/articles/sourdough-san-francisco"
+
+
+def test_word_statistics_tell_very_common_words_as_counting_would(
+    corpus: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one text-search configuration, the planner's statistics stand in for counting a very common
+    word's chunks: the same documents and scores while they are current, and they are used."""
+    engine = get_engine(corpus)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE chunks"))  # a small table: the sample is every chunk, the shares exact
+    evidence = Evidence(weight=corpus.search_chunk_evidence)
+    # a handful of chunks is "very common" here, as 2,000 are in a large corpus
+    monkeypatch.setattr(keyword, "COMMON_DF", 3)
+    monkeypatch.setattr(keyword, "SURELY_COMMON_DF", 3)
+    queries = [*load_queries(DEVSET_DIR / "queries.jsonl").values(), "the energy of the city"]
+    shortcut_used = False
+    with engine.connect() as conn:
+        for query in queries:
+            counted = keyword.keyword_documents(conn, query, ["english"], [], {}, evidence, 1001)
+            estimated = keyword.keyword_documents(
+                conn, query, ["english"], [], {}, evidence, 1001, statistics=True
+            )
+            assert counted, query
+            assert estimated == counted, query
+        # statistics that overstate how common words are (as if far behind the table) change the
+        # scores: the shortcut is taken, and only for words the statistics put in that many chunks
+        monkeypatch.setattr(keyword, "COMMON_DF", 1000)
+        for query in queries:
+            counted = keyword.keyword_documents(conn, query, ["english"], [], {}, evidence, 1001)
+            estimated = keyword.keyword_documents(
+                conn, query, ["english"], [], {}, evidence, 1001, statistics=True
+            )
+            shortcut_used |= estimated != counted
+    assert shortcut_used
 
 
 def test_filters(searcher: Searcher, corpus: Settings) -> None:

@@ -20,13 +20,13 @@ from harvest.embeddings.backend import Encoder, get_encoder
 from harvest.embeddings.client import EmbeddingsUnavailableError
 from harvest.embeddings.store import active_model
 from harvest.errors import ConflictError, InvalidInputError, NotFoundError
-from harvest.search.keyword import JOINS, KeywordCandidate, highlight_query, keyword_candidates
-from harvest.search.ranking import ChunkScore, DocumentScore, Evidence, documents, fuse, tiered
+from harvest.search.keyword import JOINS, highlight_query, keyword_documents
+from harvest.search.ranking import TIERS, ChunkScore, DocumentScore, Evidence, documents, fuse, tiered
 from harvest.search.request import MAX_WINDOW, Filters, SearchRequest, check_page
 from harvest.search.results import SearchHit as SearchHit  # re-exported: where callers look for them
 from harvest.search.results import SearchResults as SearchResults
 from harvest.search.snippets import HEADLINE_OPTIONS, safe_snippet
-from harvest.search.text_config import FALLBACK_CONFIG, text_config
+from harvest.search.text_config import text_config
 from harvest.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -92,13 +92,7 @@ class Searcher:
                         warnings.append(f"embeddings unavailable ({error.message}): keywords only")
             keyword: list[DocumentScore] | None = None
             if request.mode in {"keyword", "hybrid"}:
-                keyword = documents(
-                    [
-                        ChunkScore(c.chunk_id, c.document_id, c.score)
-                        for c in self._keyword_candidates(conn, request.query, request.filters)
-                    ],
-                    self._evidence(),
-                )
+                keyword = self._keyword_documents(conn, request.query, request.filters)
 
             def rank_tier(size: int) -> tuple[list[DocumentScore], bool]:
                 vector: list[DocumentScore] | None = None
@@ -258,14 +252,23 @@ class Searcher:
                 return found[:size], exhausted and len(found) <= size
             depth = min(depth * 2, VECTOR_MAX_DEPTH)
 
-    def _keyword_candidates(self, conn: Connection, query: str, filters: Filters) -> list[KeywordCandidate]:
+    def _keyword_documents(self, conn: Connection, query: str, filters: Filters) -> list[DocumentScore]:
         where, params = _filter_sql(filters)
+        in_use = self._configs_in_use(conn)
         configs = (
-            sorted({text_config(language) for language in filters.languages})
-            if filters.languages
-            else self._configs_in_use(conn)
+            sorted({text_config(language) for language in filters.languages}) if filters.languages else in_use
         )
-        return keyword_candidates(conn, query, configs, where, params)
+        # the deepest tier, and one more document to tell whether the list goes on beyond it
+        return keyword_documents(
+            conn,
+            query,
+            configs,
+            where,
+            params,
+            self._evidence(),
+            TIERS[-1] + 1,
+            statistics=len(in_use) == 1 and configs == in_use,
+        )
 
     def _evidence(self) -> Evidence:
         return Evidence(weight=self.settings.search_chunk_evidence)
@@ -398,7 +401,10 @@ class Searcher:
         if configs and time.monotonic() - cached_at < CONFIG_CACHE_S:
             return configs
         languages = conn.execute(text("SELECT DISTINCT language FROM documents")).scalars().all()
-        configs = sorted({text_config(language) for language in languages} | {FALLBACK_CONFIG})
+        # A chunk's configuration is its document's language's (process.persist.replace_chunks): a
+        # configuration no document maps to has no chunks, and counting a word's chunks under it would
+        # read every chunk with the word only to find none of that configuration.
+        configs = sorted({text_config(language) for language in languages})
         self._configs = (time.monotonic(), configs)
         return configs
 

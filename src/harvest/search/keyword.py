@@ -10,14 +10,18 @@ configuration, and every branch can use the GIN index.
 
 Very common words (in more than COMMON_DF chunks) still add to the scores but do not select candidates
 when the query has rarer ones, so a query's candidates stay few and are found through the index.
+
+The chunks are grouped into documents in the same query (`ranking.documents`, the same arithmetic in
+the same order, so the same scores), and only the documents a page of results can reach are returned.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
+
+from harvest.search.ranking import DocumentScore, Evidence
 
 JOINS = (
     "JOIN documents d ON d.id = c.document_id "
@@ -26,17 +30,28 @@ JOINS = (
 )
 COMMON_DF = 2000  # document frequencies are counted up to here: above it a word is "very common"
 RANK_CAP = 5000  # candidates ranked per query at most (only when every word is very common)
+# A word the planner's statistics put in this many chunks is very common without counting them
+# (counting reads every chunk with the word from the index, the larger part of a common word's cost).
+# The margin over COMMON_DF keeps the answer the count would give unless the statistics are far
+# behind the table.
+SURELY_COMMON_DF = 5 * COMMON_DF
 # ts_rank weights for D, C, B, A: text, (unused), heading path, title
 FIELD_WEIGHTS = (0.1, 0.2, 0.3, 0.6)
 
 _SQL = (
     "WITH q AS MATERIALIZED (SELECT cfg::regconfig AS config, websearch_to_tsquery(cfg::regconfig, :q) "
     "AS query FROM unnest(CAST(:configs AS text[])) AS cfg), "
-    "terms AS MATERIALIZED (SELECT DISTINCT q.config, quote_literal(t.lexeme)::tsquery AS term "
+    "terms AS MATERIALIZED (SELECT DISTINCT q.config, quote_literal(t.lexeme)::tsquery AS term, t.lexeme "
     "FROM q CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector(q.config, :plain))) AS t(lexeme)), "
-    "df AS MATERIALIZED (SELECT terms.config, terms.term, (SELECT count(*) FROM (SELECT 1 FROM chunks x "
-    "WHERE x.search_config = terms.config AND x.search_vector @@ terms.term LIMIT :common) AS sample) "
-    "AS df FROM terms), "
+    # the planner's statistics: the most common words' shares of a sample of the chunks
+    "stats AS MATERIALIZED (SELECT e.lexeme, e.share FROM pg_stats s CROSS JOIN LATERAL "
+    "unnest(CAST(CAST(s.most_common_elems AS text) AS text[]), s.most_common_elem_freqs) AS e(lexeme, share) "
+    "WHERE CAST(:statistics AS boolean) AND s.schemaname = current_schema() AND s.tablename = 'chunks' "
+    "AND s.attname = 'search_vector'), "
+    "df AS MATERIALIZED (SELECT terms.config, terms.term, CASE WHEN (SELECT stats.share FROM stats "
+    "WHERE stats.lexeme = terms.lexeme) * :total >= :surely_common THEN CAST(:common AS bigint) "
+    "ELSE (SELECT count(*) FROM (SELECT 1 FROM chunks x WHERE x.search_config = terms.config "
+    "AND x.search_vector @@ terms.term LIMIT :common) AS sample) END AS df FROM terms), "
     # never negative, and falling with the frequency even where the row estimate is stale
     "idf AS MATERIALIZED (SELECT config, term, df, ln(1 + (:total + 0.5) / (df + 0.5)) AS weight "
     "FROM df WHERE df > 0), "
@@ -44,19 +59,21 @@ _SQL = (
     "pick AS MATERIALIZED (SELECT config, string_agg(term::text, ' | ')::tsquery AS query FROM idf "
     "WHERE df < :common OR NOT EXISTS (SELECT 1 FROM idf rare WHERE rare.config = idf.config "
     "AND rare.df < :common) GROUP BY config), "
-    "m AS MATERIALIZED (SELECT c.id, c.document_id, c.search_config, c.search_vector "
+    # scored as they are found: the text-search vectors are read once and never copied
+    "scored AS MATERIALIZED (SELECT c.id, c.document_id, coalesce((SELECT sum(idf.weight * "
+    "ts_rank(CAST(:weights AS real[]), c.search_vector, idf.term)) FROM idf "
+    "WHERE idf.config = c.search_config), 0) AS score "
     "FROM {source} JOIN chunks c ON c.search_config = {source}.config AND c.search_vector @@ {source}.query "
-    f"{JOINS} WHERE true {{where}} LIMIT {RANK_CAP}) "
-    "SELECT m.id AS chunk_id, m.document_id, (SELECT sum(idf.weight * ts_rank(CAST(:weights AS real[]), "
-    "m.search_vector, idf.term)) FROM idf WHERE idf.config = m.search_config) AS score FROM m"
+    f"{{joins}} WHERE true {{where}} LIMIT {RANK_CAP}), "
+    # a document: its best chunk plus the evidence of its next ones (search.ranking.documents, in SQL so
+    # that only the documents a page can reach leave the server)
+    "ranked AS (SELECT id, document_id, score, row_number() OVER (PARTITION BY document_id "
+    'ORDER BY score DESC, id COLLATE "C") AS r FROM scored) '
+    "SELECT document_id, min(id) FILTER (WHERE r = 1) AS chunk_id, max(score) FILTER (WHERE r = 1) "
+    "+ :evidence * coalesce(sum(greatest(score, 0) * (CAST(:factors AS float8[]))[r - 1] ORDER BY r) "
+    "FILTER (WHERE r BETWEEN 2 AND :evidence_chunks), 0) AS score "
+    "FROM ranked GROUP BY document_id ORDER BY score DESC, document_id LIMIT :keep"
 )
-
-
-@dataclass(frozen=True)
-class KeywordCandidate:
-    chunk_id: str
-    document_id: int
-    score: float
 
 
 def plain_words(query: str) -> bool:
@@ -71,29 +88,49 @@ def scored_words(query: str) -> str:
     return " ".join(words)
 
 
-def keyword_candidates(
+def keyword_documents(
     conn: Connection,
     query: str,
     configs: list[str],
     where: list[str],
     params: dict[str, Any],
-) -> list[KeywordCandidate]:
-    """Every matching chunk (up to RANK_CAP) with its score, in no particular order."""
+    evidence: Evidence,
+    keep: int,
+    *,
+    statistics: bool = False,
+) -> list[DocumentScore]:
+    """The best `keep` documents by the scores of their matching chunks (up to RANK_CAP chunks),
+    best first, ties to the smaller document id: `ranking.documents` of the chunks' scores.
+
+    `statistics`: every chunk has the one configuration in `configs`, so the column's statistics are
+    that configuration's and may tell a very common word without counting its chunks."""
     source = "pick" if plain_words(query) else "q"  # syntax: matched as written, scored by its words
     total = conn.execute(
         text("SELECT greatest(reltuples, 1) FROM pg_class WHERE relname = 'chunks'")
     ).scalar()
-    sql = _SQL.format(source=source, where="".join(" AND " + w for w in where))
+    # Without filters every chunk has its document, page and source (foreign keys, not null): the
+    # joins would only cost a lookup per candidate.
+    sql = _SQL.format(source=source, joins=JOINS if where else "", where="".join(" AND " + w for w in where))
+    factors, factor = [], 1.0
+    for _ in range(max(evidence.chunks - 1, 1)):
+        factors.append(factor)  # the same products as ranking.documents, so the same scores
+        factor *= evidence.decay
     values = params | {
         "q": query,
         "plain": scored_words(query),
         "configs": configs,
         "common": COMMON_DF,
+        "statistics": statistics and len(configs) == 1,
+        "surely_common": SURELY_COMMON_DF,
         "total": float(total or 1),
         "weights": list(FIELD_WEIGHTS),
+        "evidence": evidence.weight,
+        "evidence_chunks": evidence.chunks,
+        "factors": factors,
+        "keep": keep,
     }
     rows = conn.execute(text(sql), values).all()
-    return [KeywordCandidate(r.chunk_id, r.document_id, float(r.score or 0.0)) for r in rows]
+    return [DocumentScore(r.document_id, float(r.score), r.chunk_id) for r in rows]
 
 
 def highlight_query(query: str) -> str:

@@ -43,7 +43,8 @@ class Evidence:
 
 
 def documents(chunks: Sequence[ChunkScore], evidence: Evidence) -> list[DocumentScore]:
-    """Chunks (any order) grouped into documents, best first; ties go to the smaller document id."""
+    """Chunks (any order) grouped into documents, best first; ties go to the smaller document id.
+    search.keyword does the same in SQL for keyword candidates: change both together."""
     by_document: dict[int, list[ChunkScore]] = {}
     for chunk in chunks:
         by_document.setdefault(chunk.document_id, []).append(chunk)
