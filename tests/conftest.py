@@ -21,6 +21,9 @@ import pytest
 # Tests never pick up a developer's own HARVEST_* settings (HARVEST_TEST_* are the suite's own knobs).
 for _name in [n for n in os.environ if n.startswith("HARVEST_") and not n.startswith("HARVEST_TEST_")]:
     del os.environ[_name]
+# Servers of fresh data directories keep PostgreSQL's default shared buffers, so they start without the
+# restart a new size takes (tests/integration/test_database.py checks the sizing itself).
+os.environ["HARVEST_EMBEDDED_SHARED_BUFFERS_MB"] = "128"
 
 from harvest.db.embedded import EmbeddedPostgres, ServerState  # noqa: E402
 from harvest.db.engine import dispose_engines, get_engine  # noqa: E402

@@ -171,6 +171,15 @@ class Settings(BaseSettings):
     process_workers: int = Field(default=0, ge=0, le=256)
     crawl_revisit_min: int = Field(default=3600, ge=0, le=10 * 365 * 86400)
     crawl_revisit_max: int = Field(default=7 * 86400, ge=0, le=10 * 365 * 86400)
+    # the embedded server's shared buffers in MB; 0: an eighth of this machine's memory, 128 MB to 1 GB
+    embedded_shared_buffers_mb: int = Field(default=0, ge=0, le=1_048_576)
+
+    @field_validator("embedded_shared_buffers_mb")
+    @classmethod
+    def _check_shared_buffers(cls, value: int) -> int:
+        if 0 < value < 16:
+            raise ValueError("must be 0 (sized to this machine) or at least 16 (MB)")
+        return value
 
     @field_validator("crawl_allowed_hosts", mode="before")
     @classmethod

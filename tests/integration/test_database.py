@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import psycopg
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
@@ -58,3 +60,31 @@ def test_vector_type_works(db_settings: Settings) -> None:
         similarity = conn.execute(text("SELECT similarity('harvest', 'harvets')")).scalar_one()
     assert distance == 1.0
     assert 0 < similarity < 1
+
+
+def test_the_embedded_server_gets_the_shared_buffers_asked_for_and_keeps_them(tmp_path: Path) -> None:
+    from harvest.db.embedded import EmbeddedPostgres, machine_shared_buffers_mb
+
+    def shared_buffers(server: EmbeddedPostgres) -> str:
+        state = server.state()
+        with psycopg.connect(state.uri("postgres"), autocommit=True) as conn:
+            row = conn.execute("SHOW shared_buffers").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    server = EmbeddedPostgres(tmp_path / "data", shared_buffers_mb=192)
+    try:
+        first = server.start()
+        assert shared_buffers(server) == "192MB"  # a new data directory's first start
+        assert server.start().pid == first.pid  # running: left alone
+        assert server.stop()
+        pid = EmbeddedPostgres(tmp_path / "data", shared_buffers_mb=192).start().pid
+        assert shared_buffers(server) == "192MB"  # kept in the data directory, no restart needed
+        assert "shared_buffers" in (tmp_path / "data" / "postgres" / "postgresql.auto.conf").read_text()
+        assert server.stop()
+        resized = EmbeddedPostgres(tmp_path / "data", shared_buffers_mb=160)
+        assert resized.start().pid != pid
+        assert shared_buffers(resized) == "160MB"
+    finally:
+        server.stop()
+    assert 128 <= machine_shared_buffers_mb() <= 1024

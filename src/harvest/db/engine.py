@@ -33,7 +33,7 @@ def server_url(settings: Settings, *, start: bool | None = None) -> URL:
         except Exception as error:
             raise ConfigError(f"HARVEST_DATABASE_URL is not a valid URL: {error}") from error
         return url.set(drivername="postgresql+psycopg")
-    server = EmbeddedPostgres(settings.data_dir)
+    server = EmbeddedPostgres(settings.data_dir, settings.embedded_shared_buffers_mb)
     if start is None:
         start = settings.database_autostart and settings.data_dir not in _used_servers
     state = server.start() if start else server.state()
