@@ -145,6 +145,20 @@ def load_corpus(settings: Settings, chunks: int, rng: random.Random, vocab: list
     return centres
 
 
+def rebuild_index(settings: Settings) -> None:
+    with get_engine(settings).begin() as conn:
+        conn.execute(text("DROP INDEX IF EXISTS ix_chunk_embeddings_hnsw_1"))
+    build_s, peak_mb = build_index(
+        settings, lambda conn: _create_index(conn, 1, DIM, settings.hnsw_m, settings.hnsw_ef_construction)
+    )
+    with get_engine(settings).begin() as conn:
+        size_mb = index_mb(conn, "ix_chunk_embeddings_hnsw_1")
+    print(
+        f"rebuilt the HNSW index (m={settings.hnsw_m}, ef_construction={settings.hnsw_ef_construction}) "
+        f"in {build_s:.1f} s: {size_mb:.0f} MB, server peak RSS {peak_mb:.0f} MB"
+    )
+
+
 def build_index(settings: Settings, create: Callable[[Connection], object]) -> tuple[float, float]:
     """Seconds to build an index, and the peak resident memory of the server's largest process meanwhile
     (the build's leader holds the graph; shared buffers it touched count too)."""
@@ -341,6 +355,12 @@ def main() -> None:
         type=Path,
         help="keep the corpus here and reuse it when it is already loaded (default: a new temporary one)",
     )
+    parser.add_argument(
+        "--rebuild-index",
+        action="store_true",
+        help="with a kept corpus: build its HNSW index again with HARVEST_HNSW_M / "
+        "HARVEST_HNSW_EF_CONSTRUCTION (to compare graph densities on the same data)",
+    )
     args = parser.parse_args()
     size = "20k" if args.quick else args.size
     chunks, query_count = SIZES[size]
@@ -360,6 +380,8 @@ def main() -> None:
         if saved.exists():
             centres = np.load(saved)
             print(f"reusing the corpus of {chunks} chunks in {data_dir}")
+            if args.rebuild_index:
+                rebuild_index(settings)
         else:
             centres = load_corpus(settings, chunks, rng, vocab)
             np.save(saved, centres)
