@@ -124,10 +124,13 @@ def test_word_statistics_tell_very_common_words_as_counting_would(
     queries = [*load_queries(DEVSET_DIR / "queries.jsonl").values(), "the energy of the city"]
     shortcut_used = False
     with engine.connect() as conn:
+        length = keyword.average_chunk_length(conn)
         for query in queries:
-            counted = keyword.keyword_documents(conn, query, ["english"], [], {}, evidence, 1001)
+            counted = keyword.keyword_documents(
+                conn, query, ["english"], [], {}, evidence, 1001, average_length=length
+            )
             estimated = keyword.keyword_documents(
-                conn, query, ["english"], [], {}, evidence, 1001, statistics=True
+                conn, query, ["english"], [], {}, evidence, 1001, average_length=length, statistics=True
             )
             assert counted, query
             assert estimated == counted, query
@@ -135,9 +138,11 @@ def test_word_statistics_tell_very_common_words_as_counting_would(
         # scores: the shortcut is taken, and only for words the statistics put in that many chunks
         monkeypatch.setattr(keyword, "COMMON_DF", 1000)
         for query in queries:
-            counted = keyword.keyword_documents(conn, query, ["english"], [], {}, evidence, 1001)
+            counted = keyword.keyword_documents(
+                conn, query, ["english"], [], {}, evidence, 1001, average_length=length
+            )
             estimated = keyword.keyword_documents(
-                conn, query, ["english"], [], {}, evidence, 1001, statistics=True
+                conn, query, ["english"], [], {}, evidence, 1001, average_length=length, statistics=True
             )
             shortcut_used |= estimated != counted
     assert shortcut_used

@@ -20,7 +20,7 @@ from harvest.embeddings.backend import Encoder, get_encoder
 from harvest.embeddings.client import EmbeddingsUnavailableError
 from harvest.embeddings.store import active_model
 from harvest.errors import ConflictError, InvalidInputError, NotFoundError
-from harvest.search.keyword import JOINS, highlight_query, keyword_documents
+from harvest.search.keyword import JOINS, average_chunk_length, highlight_query, keyword_documents
 from harvest.search.ranking import TIERS, ChunkScore, DocumentScore, Evidence, documents, fuse, tiered
 from harvest.search.request import MAX_WINDOW, Filters, SearchRequest, check_page
 from harvest.search.results import SearchHit as SearchHit  # re-exported: where callers look for them
@@ -59,6 +59,7 @@ class Searcher:
         self._encoders: dict[str, Encoder] = {}
         self._lock = threading.Lock()
         self._configs: tuple[float, list[str]] = (0.0, [])
+        self._average_length: tuple[float, float] = (0.0, 0.0)
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -267,6 +268,7 @@ class Searcher:
             params,
             self._evidence(),
             TIERS[-1] + 1,
+            average_length=self._chunk_length(conn),
             statistics=len(in_use) == 1 and configs == in_use,
         )
 
@@ -407,6 +409,15 @@ class Searcher:
         configs = sorted({text_config(language) for language in languages})
         self._configs = (time.monotonic(), configs)
         return configs
+
+    def _chunk_length(self, conn: Connection) -> float:
+        """BM25's reference chunk length, measured again at most every CONFIG_CACHE_S seconds."""
+        cached_at, length = self._average_length
+        if length and time.monotonic() - cached_at < CONFIG_CACHE_S:
+            return length
+        length = average_chunk_length(conn)
+        self._average_length = (time.monotonic(), length)
+        return length
 
     def _check_sources(self, conn: Connection, filters: Filters) -> None:
         if filters.entities:

@@ -1,12 +1,15 @@
-"""Keyword candidates from PostgreSQL full text search, scored like BM25.
+"""Keyword candidates from PostgreSQL full text search, scored by BM25.
 
 A chunk's score sums, over the query's words, the word's inverse document frequency (rare words count
-more) times `ts_rank` of the word alone — a saturating function of how often the word occurs, where an
-occurrence in the page title (weight A) counts more than one in the heading path (B) or the text (D).
-Plain words match chunks with any of them, so a page that uses most of the words still ranks when it
-lacks one; written syntax ("phrases", -exclusions, or) keeps its meaning: only chunks matching the query
-as written are candidates. Each chunk is matched with the query parsed by its own language's
-configuration, and every branch can use the GIN index.
+more) times BM25's saturating term frequency, normalised by the chunk's length against the average
+chunk's (k1 = 1.2, b = 0.75). The page title and heading path are part of every chunk's text-search
+vector, so a word there counts as an occurrence too. The term frequency is read from `ts_rank` of the
+word alone with every position weighted 1, which is sum(1/i^2, i = 1..tf) / (pi^2/6): inverted
+exactly, it gives the count of the word's positions from the index's own vector (a binary search,
+not an unnest of every lexeme). Plain words match chunks with any of them, so a page that uses most
+of the words still ranks when it lacks one; written syntax ("phrases", -exclusions, OR in capitals)
+keeps its meaning: only chunks matching the query as written are candidates. Each chunk is matched
+with the query parsed by its own language's configuration, and every branch can use the GIN index.
 
 Very common words (in more than COMMON_DF chunks) still add to the scores but do not select candidates
 when the query has rarer ones, so a query's candidates stay few and are found through the index.
@@ -35,8 +38,16 @@ RANK_CAP = 5000  # candidates ranked per query at most (only when every word is 
 # The margin over COMMON_DF keeps the answer the count would give unless the statistics are far
 # behind the table.
 SURELY_COMMON_DF = 5 * COMMON_DF
-# ts_rank weights for D, C, B, A: text, (unused), heading path, title
-FIELD_WEIGHTS = (0.1, 0.2, 0.3, 0.6)
+BM25_K1 = 1.2  # how fast repeating a word stops adding to a chunk's score
+BM25_B = 0.75  # how much a longer chunk's occurrences are discounted
+# ts_rank's own constant: sum(1/i^2) for i >= 1, by which it divides the sum over a word's positions
+_ZETA2 = 1.64493406685
+# A word's occurrences in a chunk, from ts_rank of the word alone with every weight 1 (see above):
+# with S = sum(1/i^2, i <= tf), pi^2/6 - S is about 1/(tf + 1/2), so the rounding is exact.
+TERM_FREQUENCY_SQL = (
+    f"round(1 / ({_ZETA2} - CAST(ts_rank('{{{{1,1,1,1}}}}', c.search_vector, idf.term) AS float8) * {_ZETA2})"
+    " - 0.5)"
+)
 
 _SQL = (
     "WITH q AS MATERIALIZED (SELECT cfg::regconfig AS config, websearch_to_tsquery(cfg::regconfig, :q) "
@@ -60,8 +71,9 @@ _SQL = (
     "WHERE df < :common OR NOT EXISTS (SELECT 1 FROM idf rare WHERE rare.config = idf.config "
     "AND rare.df < :common) GROUP BY config), "
     # scored as they are found: the text-search vectors are read once and never copied
-    "scored AS MATERIALIZED (SELECT c.id, c.document_id, coalesce((SELECT sum(idf.weight * "
-    "ts_rank(CAST(:weights AS real[]), c.search_vector, idf.term)) FROM idf "
+    "scored AS MATERIALIZED (SELECT c.id, c.document_id, coalesce((SELECT sum(idf.weight * f.tf * "
+    "(:k1 + 1) / (f.tf + :k1 * (1 - :b + :b * length(c.search_vector) / :average_length))) FROM idf "
+    f"CROSS JOIN LATERAL (SELECT {TERM_FREQUENCY_SQL} AS tf) AS f "
     "WHERE idf.config = c.search_config), 0) AS score "
     "FROM {source} JOIN chunks c ON c.search_config = {source}.config AND c.search_vector @@ {source}.query "
     f"{{joins}} WHERE true {{where}} LIMIT {RANK_CAP}), "
@@ -77,15 +89,36 @@ _SQL = (
 
 
 def plain_words(query: str) -> bool:
-    """True for plain words; False when the user wrote search syntax whose meaning must be kept."""
+    """True for plain words; False when the user wrote search syntax whose meaning must be kept.
+    Only OR in capitals is the operator (as in web search engines): "cancel or kill a query" is a
+    question in words, not a request for either half."""
     words = query.split()
-    return '"' not in query and not any(w.startswith("-") or w.lower() == "or" for w in words)
+    return '"' not in query and not any(w.startswith("-") or w == "OR" for w in words)
 
 
 def scored_words(query: str) -> str:
-    """The words that score a match: the query without excluded words, quotes and `or`."""
-    words = [w for w in query.replace('"', " ").split() if not w.startswith("-") and w.lower() != "or"]
+    """The words that score a match: the query without excluded words, quotes and OR."""
+    words = [w for w in query.replace('"', " ").split() if not w.startswith("-") and w != "OR"]
     return " ".join(words)
+
+
+# A sample of about this many chunks measures the average length of a large table
+LENGTH_SAMPLE_CHUNKS = 5000
+
+
+def average_chunk_length(conn: Connection) -> float:
+    """The mean `length(search_vector)` of the chunks: exact for a small table, else from a fixed
+    sample of the table's blocks (REPEATABLE: the same table gives the same figure, so rankings do not
+    move between two pages of results)."""
+    total = conn.execute(
+        text("SELECT greatest(reltuples, 0) FROM pg_class WHERE relname = 'chunks'")
+    ).scalar()
+    share = 100.0 if not total or total <= 2 * LENGTH_SAMPLE_CHUNKS else 100.0 * LENGTH_SAMPLE_CHUNKS / total
+    sample = "" if share >= 100.0 else f"TABLESAMPLE SYSTEM ({share:.6f}) REPEATABLE (0)"
+    found = conn.execute(text(f"SELECT avg(length(search_vector)) FROM chunks {sample}")).scalar()
+    if found is None and sample:  # an unlucky sample of empty blocks
+        found = conn.execute(text("SELECT avg(length(search_vector)) FROM chunks")).scalar()
+    return float(found or 1.0)
 
 
 def keyword_documents(
@@ -97,13 +130,16 @@ def keyword_documents(
     evidence: Evidence,
     keep: int,
     *,
+    average_length: float,
     statistics: bool = False,
 ) -> list[DocumentScore]:
     """The best `keep` documents by the scores of their matching chunks (up to RANK_CAP chunks),
     best first, ties to the smaller document id: `ranking.documents` of the chunks' scores.
 
     `statistics`: every chunk has the one configuration in `configs`, so the column's statistics are
-    that configuration's and may tell a very common word without counting its chunks."""
+    that configuration's and may tell a very common word without counting its chunks.
+    `average_length`: the mean length (distinct words, `length(search_vector)`) of a chunk, BM25's
+    reference length (`average_chunk_length`)."""
     source = "pick" if plain_words(query) else "q"  # syntax: matched as written, scored by its words
     total = conn.execute(
         text("SELECT greatest(reltuples, 1) FROM pg_class WHERE relname = 'chunks'")
@@ -123,7 +159,9 @@ def keyword_documents(
         "statistics": statistics and len(configs) == 1,
         "surely_common": SURELY_COMMON_DF,
         "total": float(total or 1),
-        "weights": list(FIELD_WEIGHTS),
+        "k1": BM25_K1,
+        "b": BM25_B,
+        "average_length": max(average_length, 1.0),
         "evidence": evidence.weight,
         "evidence_chunks": evidence.chunks,
         "factors": factors,
