@@ -49,7 +49,17 @@ from harvest.db.embedded import EmbeddedPostgres
 from harvest.db.engine import dispose_engines, get_engine
 from harvest.embeddings.store import _create_index
 from harvest.search.engine import Searcher
-from harvest.search.keyword import COMMON_DF, FIELD_WEIGHTS, JOINS, RANK_CAP, plain_words, scored_words
+from harvest.search.keyword import (
+    BM25_B,
+    BM25_K1,
+    COMMON_DF,
+    JOINS,
+    RANK_CAP,
+    TERM_FREQUENCY_SQL,
+    average_chunk_length,
+    plain_words,
+    scored_words,
+)
 from harvest.search.ranking import ChunkScore, DocumentScore, Evidence, documents
 from harvest.search.request import SearchRequest
 from harvest.search.text_config import FALLBACK_CONFIG, text_config
@@ -248,9 +258,9 @@ def devset_quality(data_dir: Path) -> dict[str, dict[str, float]]:
     return {s.mode: s.means for s in scores}
 
 
-# The keyword query before issue 19: every candidate chunk (up to RANK_CAP) scored and returned, grouped
-# into documents in Python, under every configuration in use plus `simple`. The reference the faster
-# query must agree with, and the keyword baseline.
+# The keyword query before issue 19 (scored by BM25 since): every candidate chunk (up to RANK_CAP) scored
+# and returned, grouped into documents in Python, under every configuration in use plus `simple`. The
+# reference the faster query must agree with, and the keyword baseline.
 REFERENCE_SQL = (
     "WITH q AS MATERIALIZED (SELECT cfg::regconfig AS config, websearch_to_tsquery(cfg::regconfig, :q) "
     "AS query FROM unnest(CAST(:configs AS text[])) AS cfg), "
@@ -267,8 +277,10 @@ REFERENCE_SQL = (
     "m AS MATERIALIZED (SELECT c.id, c.document_id, c.search_config, c.search_vector "
     "FROM {source} JOIN chunks c ON c.search_config = {source}.config AND c.search_vector @@ {source}.query "
     f"{JOINS} LIMIT {RANK_CAP}) "
-    "SELECT m.id AS chunk_id, m.document_id, (SELECT sum(idf.weight * ts_rank(CAST(:weights AS real[]), "
-    "m.search_vector, idf.term)) FROM idf WHERE idf.config = m.search_config) AS score FROM m"
+    "SELECT c.id AS chunk_id, c.document_id, (SELECT sum(idf.weight * f.tf * (:k1 + 1) / (f.tf + :k1 * "
+    "(1 - :b + :b * length(c.search_vector) / :average_length))) FROM idf "
+    f"CROSS JOIN LATERAL (SELECT {TERM_FREQUENCY_SQL} AS tf) AS f "
+    "WHERE idf.config = c.search_config) AS score FROM m AS c"
 )
 
 
@@ -286,7 +298,9 @@ def reference_keyword(conn: Connection, query: str, evidence: Evidence) -> list[
             "configs": configs,
             "common": COMMON_DF,
             "total": float(total or 1),
-            "weights": list(FIELD_WEIGHTS),
+            "k1": BM25_K1,
+            "b": BM25_B,
+            "average_length": max(average_chunk_length(conn), 1.0),
         },
     ).all()
     return documents([ChunkScore(r.chunk_id, r.document_id, float(r.score or 0.0)) for r in rows], evidence)

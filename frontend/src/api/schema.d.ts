@@ -5280,7 +5280,7 @@ export interface operations {
     search_api_search_get: {
         parameters: {
             query: {
-                /** @description the query; plain words, "phrases", -exclusions, or */
+                /** @description the query; plain words, "phrases", -exclusions, OR */
                 q: string;
                 mode?: "vector" | "keyword" | "hybrid";
                 limit?: number;

@@ -61,7 +61,7 @@ def entity_ids(request: Request, values: list[str]) -> tuple[int, ...]:
 @router.get("/search", response_model=SearchResponse)
 def search(
     request: Request,
-    q: Annotated[str, Query(description='the query; plain words, "phrases", -exclusions, or')],
+    q: Annotated[str, Query(description='the query; plain words, "phrases", -exclusions, OR')],
     mode: Annotated[Mode, Query()] = "hybrid",
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=999)] = 0,
