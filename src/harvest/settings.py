@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     crawl_retries: int = Field(default=2, ge=0, le=10)
     chromium_path: Path = Path("/usr/bin/chromium")
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
-    chunk_max_tokens: int = Field(default=250, ge=16, le=8192)
+    chunk_max_tokens: int = Field(default=320, ge=16, le=8192)
     chunk_overlap_tokens: int = Field(default=32, ge=0, le=4096)
     chunk_min_tokens: int = Field(default=24, ge=0, le=4096)
     near_duplicate_threshold: float = Field(default=0.85, ge=0.5, le=1.0)
@@ -110,9 +110,9 @@ class Settings(BaseSettings):
     hnsw_m: int = Field(default=16, ge=2, le=100)
     hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
     search_ef_search: int = Field(default=100, ge=1, le=1000)
-    search_rrf_k: int = Field(default=60, ge=1, le=10_000)
+    search_rrf_k: int = Field(default=20, ge=1, le=10_000)
     search_vector_weight: float = Field(default=1.0, ge=0, le=100)
-    search_keyword_weight: float = Field(default=0.3, ge=0, le=100)
+    search_keyword_weight: float = Field(default=0.4, ge=0, le=100)
     search_max_query_chars: int = Field(default=1000, ge=10, le=100_000)
     search_chunk_evidence: float = Field(default=0.3, ge=0, le=10)
     api_host: str = "127.0.0.1"

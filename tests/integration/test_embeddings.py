@@ -40,7 +40,8 @@ TOPICS = ["solar power", "river fishing", "jazz piano", "mountain hiking", "brea
 
 @pytest.fixture(scope="module")
 def encoder() -> TorchEncoder:
-    return load_encoder(DEFAULT_EMBEDDING_MODEL)
+    # as the stages load it with the default settings (the model reads a whole default-sized chunk)
+    return load_encoder(DEFAULT_EMBEDDING_MODEL, chunk_tokens=make_settings().chunk_max_tokens)
 
 
 class CountingEncoder:
@@ -94,6 +95,21 @@ def test_vectors_are_normalised_and_shaped(encoder: TorchEncoder) -> None:
     assert result.vectors.shape == (3, 384) and result.vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(result.vectors, axis=1), 1.0, atol=1e-5)
     assert result.truncated == 0
+
+
+def test_a_default_sized_chunk_is_read_whole_beyond_the_models_stated_limit(encoder: TorchEncoder) -> None:
+    """all-MiniLM-L6-v2 states 256 tokens and has 512 positions: a 320-token chunk (the default budget)
+    is read whole, and what comes after the 256th token changes its vector; an explicit
+    HARVEST_EMBEDDING_MAX_TOKENS still cuts it."""
+    assert encoder.max_tokens == make_settings().chunk_max_tokens == 320
+    chunk = "the river floods the valley every spring " * 30 + "volcanic ash over the harbour " * 10
+    counted = encoder.token_counts([chunk])[0]
+    assert 256 < counted <= 320
+    whole = encoder.encode([chunk])
+    assert whole.truncated == 0
+    cut = load_encoder(DEFAULT_EMBEDDING_MODEL, max_tokens=256).encode([chunk])
+    assert cut.truncated == 1
+    assert float(whole.vectors[0] @ cut.vectors[0]) < 0.999
 
 
 def test_over_long_inputs_are_truncated_and_counted(encoder: TorchEncoder) -> None:

@@ -1,11 +1,12 @@
-"""How the CPU encoder cuts inputs into batches: every input once, little padding, cheapest cut."""
+"""How the CPU encoder cuts inputs into batches (every input once, little padding, cheapest cut) and how
+much of each input it reads."""
 
 from __future__ import annotations
 
 import itertools
 import random
 
-from harvest.embeddings.encoder import length_batches
+from harvest.embeddings.encoder import input_limit, length_batches, position_limit
 
 
 def padded_cost(lengths: list[int], batches: list[list[int]], pass_tokens: int) -> int:
@@ -49,3 +50,15 @@ def test_the_cut_is_the_cheapest_one() -> None:
 
 def test_no_inputs_no_batches() -> None:
     assert length_batches([], 64, 256) == []
+
+
+def test_the_model_reads_the_chunk_budget_within_its_positions() -> None:
+    # the model's stated limit, or the chunk budget when that is larger, never past its positions
+    assert input_limit(256, 512, 0, 320) == 320
+    assert input_limit(256, 512, 0, 128) == 256
+    assert input_limit(256, 300, 0, 320) == 300
+    assert input_limit(256, 512, 200, 320) == 200  # HARVEST_EMBEDDING_MAX_TOKENS decides when set
+    assert input_limit(256, 512, 1000, 320) == 512
+    # RoBERTa-style configs count two extra positions: the tokenizer's limit is the real one
+    assert position_limit(514, 512, 256) == 512
+    assert position_limit(None, 10**30, 256) == 256  # "no limit" sentinels are not limits

@@ -109,6 +109,7 @@ def serve(
         current.embedding_threads,
         current.embedding_batch_size,
         current.embedding_max_tokens,
+        current.chunk_max_tokens,
     )
     token = current.embeddings_token.get_secret_value() if current.embeddings_token else None
     console.print(

@@ -43,6 +43,7 @@ def get_encoder(settings: Settings, model: str | None = None) -> Encoder:
             settings.embedding_threads,
             settings.embedding_batch_size,
             settings.embedding_max_tokens,
+            settings.chunk_max_tokens,
         )
     return load_encoder(
         name,
@@ -50,4 +51,5 @@ def get_encoder(settings: Settings, model: str | None = None) -> Encoder:
         settings.embedding_threads,
         settings.embedding_batch_size,
         settings.embedding_max_tokens,
+        settings.chunk_max_tokens,
     )

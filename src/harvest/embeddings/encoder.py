@@ -11,11 +11,13 @@ is computed. sentence-transformers sorts by characters within one `encode` call 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -73,7 +75,14 @@ class TorchEncoder:
     """One loaded model; `encode` is thread-safe (calls are serialised: one forward pass at a time)."""
 
     def __init__(
-        self, name: str, *, device: str = "auto", threads: int = 0, batch_size: int = 0, max_tokens: int = 0
+        self,
+        name: str,
+        *,
+        device: str = "auto",
+        threads: int = 0,
+        batch_size: int = 0,
+        max_tokens: int = 0,
+        chunk_tokens: int = 0,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network at run time
         import torch
@@ -100,8 +109,14 @@ class TorchEncoder:
         if self.device == "cuda":
             # bf16 where the GPU supports it (wider range), else fp16: both halve memory and time
             self.model = self.model.to(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
-        model_limit = int(self.model.max_seq_length or 512)
-        self.max_tokens = min(max_tokens, model_limit) if max_tokens else model_limit
+        default = int(self.model.max_seq_length or 512)
+        # from the model's files: the loaded tokenizer reports the stated limit, not its own
+        positions = position_limit(
+            model_settings(path / "config.json").get("max_position_embeddings"),
+            model_settings(path / "tokenizer_config.json").get("model_max_length"),
+            default,
+        )
+        self.max_tokens = input_limit(default, positions, max_tokens, chunk_tokens)
         self.model.max_seq_length = self.max_tokens
         self.batch_size = batch_size or (CUDA_BATCH if self.device == "cuda" else CPU_BATCH)
         self.dimension = int(self.model.get_embedding_dimension() or 0)
@@ -140,7 +155,43 @@ class TorchEncoder:
 
 @lru_cache(maxsize=4)
 def load_encoder(
-    name: str, device: str = "auto", threads: int = 0, batch_size: int = 0, max_tokens: int = 0
+    name: str,
+    device: str = "auto",
+    threads: int = 0,
+    batch_size: int = 0,
+    max_tokens: int = 0,
+    chunk_tokens: int = 0,
 ) -> TorchEncoder:
     """A process-wide encoder per configuration (loading a model takes seconds)."""
-    return TorchEncoder(name, device=device, threads=threads, batch_size=batch_size, max_tokens=max_tokens)
+    return TorchEncoder(
+        name,
+        device=device,
+        threads=threads,
+        batch_size=batch_size,
+        max_tokens=max_tokens,
+        chunk_tokens=chunk_tokens,
+    )
+
+
+def model_settings(path: Path) -> dict[str, object]:
+    """A model file's settings (config.json, tokenizer_config.json); {} when the model has no such file."""
+    if not path.exists():
+        return {}
+    found = json.loads(path.read_text())
+    return found if isinstance(found, dict) else {}
+
+
+def position_limit(positions: object, tokenizer_limit: object, default: int) -> int:
+    """The longest input the model's position embeddings (and its tokenizer) allow."""
+    limits = [int(n) for n in (positions, tokenizer_limit) if isinstance(n, int) and 0 < n < 100_000]
+    return min(limits) if limits else default
+
+
+def input_limit(default: int, positions: int, max_tokens: int, chunk_tokens: int) -> int:
+    """How many tokens the model reads of each input: HARVEST_EMBEDDING_MAX_TOKENS when set, else the
+    larger of the model's stated limit and the chunk budget (HARVEST_CHUNK_MAX_TOKENS), so that a packed
+    chunk is read whole; never more than its position embeddings cover. (all-MiniLM-L6-v2 states 256 and
+    has 512 positions: with 320-token chunks it reads 320, measured as good as or better than cutting
+    them at 256 on both dev sets, bench/RESULTS.md.)"""
+    wanted = max_tokens or max(default, chunk_tokens)
+    return max(1, min(wanted, positions))

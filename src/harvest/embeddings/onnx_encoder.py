@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from harvest.embeddings.encoder import CPU_BATCH, Embeddings
+from harvest.embeddings.encoder import CPU_BATCH, Embeddings, input_limit, model_settings, position_limit
 from harvest.errors import ConfigError
 from harvest.model_files import model_dir
 
@@ -115,6 +115,7 @@ class OnnxEncoder:
         threads: int = 0,
         batch_size: int = 0,
         max_tokens: int = 0,
+        chunk_tokens: int = 0,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -134,8 +135,13 @@ class OnnxEncoder:
             if (source / "sentence_bert_config.json").exists()
             else {}
         )
-        limit = int(config.get("max_seq_length", 512))
-        self.max_tokens = min(max_tokens, limit) if max_tokens else limit
+        default = int(config.get("max_seq_length", 512))
+        positions = position_limit(
+            model_settings(source / "config.json").get("max_position_embeddings"),
+            model_settings(source / "tokenizer_config.json").get("model_max_length"),
+            default,
+        )
+        self.max_tokens = input_limit(default, positions, max_tokens, chunk_tokens)
         self.tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
@@ -200,11 +206,23 @@ def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def load_onnx_encoder(
-    name: str, cache_root: Path, int8: bool, threads: int, batch_size: int, max_tokens: int
+    name: str,
+    cache_root: Path,
+    int8: bool,
+    threads: int,
+    batch_size: int,
+    max_tokens: int,
+    chunk_tokens: int = 0,
 ) -> OnnxEncoder:
     try:
         return OnnxEncoder(
-            name, cache_root, int8=int8, threads=threads, batch_size=batch_size, max_tokens=max_tokens
+            name,
+            cache_root,
+            int8=int8,
+            threads=threads,
+            batch_size=batch_size,
+            max_tokens=max_tokens,
+            chunk_tokens=chunk_tokens,
         )
     except ConfigError:
         raise

@@ -45,7 +45,7 @@ class ChunkDraft:
 
 @dataclass(frozen=True)
 class ChunkingPolicy:
-    max_tokens: int = 250
+    max_tokens: int = 320
     overlap_tokens: int = 32
     min_tokens: int = 24
 
