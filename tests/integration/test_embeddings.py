@@ -101,10 +101,11 @@ def test_a_default_sized_chunk_is_read_whole_beyond_the_models_stated_limit(enco
     """all-MiniLM-L6-v2 states 256 tokens and has 512 positions: a 320-token chunk (the default budget)
     is read whole, and what comes after the 256th token changes its vector; an explicit
     HARVEST_EMBEDDING_MAX_TOKENS still cuts it."""
-    assert encoder.max_tokens == make_settings().chunk_max_tokens == 320
+    assert make_settings().chunk_max_tokens == 320
+    assert encoder.max_tokens == 322  # [CLS] and [SEP] around the chunk's own 320
     chunk = "the river floods the valley every spring " * 30 + "volcanic ash over the harbour " * 10
     counted = encoder.token_counts([chunk])[0]
-    assert 256 < counted <= 320
+    assert 256 < counted <= 322
     whole = encoder.encode([chunk])
     assert whole.truncated == 0
     cut = load_encoder(DEFAULT_EMBEDDING_MODEL, max_tokens=256).encode([chunk])

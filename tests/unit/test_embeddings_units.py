@@ -54,7 +54,8 @@ def test_no_inputs_no_batches() -> None:
 
 def test_the_model_reads_the_chunk_budget_within_its_positions() -> None:
     # the model's stated limit, or the chunk budget when that is larger, never past its positions
-    assert input_limit(256, 512, 0, 320) == 320
+    # (a chunk's budget counts its own tokens: the two special ones around it come on top)
+    assert input_limit(256, 512, 0, 320) == 322
     assert input_limit(256, 512, 0, 128) == 256
     assert input_limit(256, 300, 0, 320) == 300
     assert input_limit(256, 512, 200, 320) == 200  # HARVEST_EMBEDDING_MAX_TOKENS decides when set

@@ -173,6 +173,10 @@ def load_encoder(
     )
 
 
+# The chunk budget counts a chunk's own tokens; the model also reads [CLS] … [SEP] (<s> … </s>) around it
+SPECIAL_TOKENS = 2
+
+
 def model_settings(path: Path) -> dict[str, object]:
     """A model file's settings (config.json, tokenizer_config.json); {} when the model has no such file."""
     if not path.exists():
@@ -193,5 +197,5 @@ def input_limit(default: int, positions: int, max_tokens: int, chunk_tokens: int
     chunk is read whole; never more than its position embeddings cover. (all-MiniLM-L6-v2 states 256 and
     has 512 positions: with 320-token chunks it reads 320, measured as good as or better than cutting
     them at 256 on both dev sets, bench/RESULTS.md.)"""
-    wanted = max_tokens or max(default, chunk_tokens)
+    wanted = max_tokens or max(default, chunk_tokens + SPECIAL_TOKENS if chunk_tokens else 0)
     return max(1, min(wanted, positions))
