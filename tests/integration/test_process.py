@@ -21,6 +21,7 @@ from harvest.crawl.spec import parse_spec
 from harvest.crawl.writer import CrawlWriter, PageOutcome
 from harvest.db.engine import get_engine
 from harvest.db.models import Chunk, Document, DocumentVersion
+from harvest.process.persist import PROCESSOR_VERSION
 from harvest.process.runner import process_pending
 from harvest.settings import Settings, settings_env
 from harvest.storage import open_raw_store
@@ -141,6 +142,14 @@ def test_crawled_pages_become_clean_documents(settings: Settings, site: LocalSit
 
     again = process_pending(settings, source)
     assert again.processed == 0  # a rerun does nothing
+
+    # an upgrade that changes what pages become (PROCESSOR_VERSION) processes the older documents again
+    with Session(get_engine(settings)) as session:
+        older = session.scalars(select(Document).where(Document.url == site.base + "/articles/2")).one()
+        older.processor_version = PROCESSOR_VERSION - 1
+        session.commit()
+    assert process_pending(settings, source).processed == 1
+    assert process_pending(settings, source).processed == 0
 
 
 def test_near_duplicates_with_other_boilerplate_point_at_the_first(settings: Settings) -> None:
