@@ -24,6 +24,7 @@ from harvest.crawl.spec import parse_spec
 from harvest.crawl.writer import CrawlWriter, PageOutcome
 from harvest.db.engine import get_engine
 from harvest.db.models import Chunk, ChunkEmbedding
+from harvest.embeddings.backend import longest_chunk
 from harvest.embeddings.client import EmbeddingsUnavailableError, ServiceEncoder
 from harvest.embeddings.encoder import Embeddings, TorchEncoder, load_encoder
 from harvest.embeddings.service import create_app
@@ -41,7 +42,7 @@ TOPICS = ["solar power", "river fishing", "jazz piano", "mountain hiking", "brea
 @pytest.fixture(scope="module")
 def encoder() -> TorchEncoder:
     # as the stages load it with the default settings (the model reads a whole default-sized chunk)
-    return load_encoder(DEFAULT_EMBEDDING_MODEL, chunk_tokens=make_settings().chunk_max_tokens)
+    return load_encoder(DEFAULT_EMBEDDING_MODEL, chunk_tokens=longest_chunk(make_settings()))
 
 
 class CountingEncoder:
@@ -101,8 +102,10 @@ def test_a_default_sized_chunk_is_read_whole_beyond_the_models_stated_limit(enco
     """all-MiniLM-L6-v2 states 256 tokens and has 512 positions: a 320-token chunk (the default budget)
     is read whole, and what comes after the 256th token changes its vector; an explicit
     HARVEST_EMBEDDING_MAX_TOKENS still cuts it."""
-    assert make_settings().chunk_max_tokens == 320
-    assert encoder.max_tokens == 322  # [CLS] and [SEP] around the chunk's own 320
+    settings = make_settings()
+    assert settings.chunk_max_tokens == 320
+    # a full chunk plus a page tail too small to stand alone, and [CLS] and [SEP] around it
+    assert encoder.max_tokens == 320 + settings.chunk_min_tokens + 1 + 2
     chunk = "the river floods the valley every spring " * 30 + "volcanic ash over the harbour " * 10
     counted = encoder.token_counts([chunk])[0]
     assert 256 < counted <= 322

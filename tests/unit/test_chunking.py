@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 from harvest.embedding_input import embedding_input
 from harvest.process.chunking import ChunkingPolicy, chunk_text, paragraphs
 from harvest.process.dedup import fingerprint, similarity
@@ -9,6 +11,39 @@ from harvest.settings import DEFAULT_EMBEDDING_MODEL
 
 COUNTER = token_counter(DEFAULT_EMBEDDING_MODEL)
 SENTENCE = "The quick brown fox jumps over the lazy dog near the quiet river bank today."
+WORDS = [
+    "configure",
+    "the",
+    "database",
+    "connection",
+    "pool",
+    "timeout",
+    "replica",
+    "index",
+    "query",
+    "planner",
+    "statistics",
+    "vacuum",
+    "transaction",
+    "isolation",
+    "lock",
+    "table",
+    "column",
+    "constraint",
+    "trigger",
+    "function",
+    "aggregate",
+    "window",
+    "partition",
+    "sequence",
+    "schema",
+    "role",
+    "privilege",
+    "backup",
+    "restore",
+    "replication",
+    "slot",
+]
 
 
 def test_headings_become_the_heading_of_the_paragraphs_below() -> None:
@@ -50,6 +85,28 @@ def test_small_sections_share_a_chunk_under_their_common_heading() -> None:
     [joined] = chunk_text(deeper, "doc", COUNTER, policy, title="A")
     assert joined.heading == "B"  # what C and D share; D's own heading stays in the text
     assert joined.text == "C\n\nOne thing here.\n\nD\n\nAnother thing here."
+
+
+def test_chunks_stay_within_the_budget_when_their_sections_share_less_and_less() -> None:
+    """Sections that join a chunk can shorten the heading path its parts share: every part's heading
+    then becomes a line of the text, and is counted. Only a page's last chunk may take in a tail too
+    small to stand alone (up to the minimum more)."""
+    policy = ChunkingPolicy(max_tokens=120, overlap_tokens=0, min_tokens=10)
+    rng = random.Random(3)
+    for page in range(40):
+        blocks = []
+        for n in range(rng.randint(3, 12)):
+            level = rng.randint(2, 5)
+            blocks.append("#" * level + f" Section {page}.{n} about {' '.join(rng.sample(WORDS, 4))}")
+            blocks.extend(
+                " ".join(rng.sample(WORDS, rng.randint(3, 20))) + "." for _ in range(rng.randint(1, 3))
+            )
+        chunks = chunk_text("\n\n".join(blocks), f"page{page}", COUNTER, policy, title=f"Page {page}")
+        for chunk in chunks:
+            embedded = embedding_input(f"Page {page}", chunk.heading, chunk.text)
+            assert chunk.token_count == COUNTER.counts([embedded])[0]
+            limit = 120 + (10 if chunk is chunks[-1] else 0)
+            assert chunk.token_count <= limit, (page, chunk.heading, chunk.text)
 
 
 def test_no_chunk_is_under_the_minimum_unless_it_is_the_only_one() -> None:

@@ -99,6 +99,7 @@ def serve(
     """Serve /v1/embeddings, /v1/models and /health for one model (bearer token: HARVEST_EMBEDDINGS_TOKEN)."""
     import uvicorn
 
+    from harvest.embeddings.backend import longest_chunk
     from harvest.embeddings.encoder import load_encoder
     from harvest.embeddings.service import create_app
 
@@ -109,7 +110,7 @@ def serve(
         current.embedding_threads,
         current.embedding_batch_size,
         current.embedding_max_tokens,
-        current.chunk_max_tokens,
+        longest_chunk(current),
     )
     token = current.embeddings_token.get_secret_value() if current.embeddings_token else None
     console.print(

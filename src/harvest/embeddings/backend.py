@@ -43,7 +43,7 @@ def get_encoder(settings: Settings, model: str | None = None) -> Encoder:
             settings.embedding_threads,
             settings.embedding_batch_size,
             settings.embedding_max_tokens,
-            settings.chunk_max_tokens,
+            longest_chunk(settings),
         )
     return load_encoder(
         name,
@@ -51,5 +51,11 @@ def get_encoder(settings: Settings, model: str | None = None) -> Encoder:
         settings.embedding_threads,
         settings.embedding_batch_size,
         settings.embedding_max_tokens,
-        settings.chunk_max_tokens,
+        longest_chunk(settings),
     )
+
+
+def longest_chunk(settings: Settings) -> int:
+    """The most tokens a chunk has (process.chunking): the budget, plus a page's last bit too small to
+    stand alone that joined the chunk before it, plus one where a token window splits a word."""
+    return settings.chunk_max_tokens + settings.chunk_min_tokens + 1

@@ -193,8 +193,9 @@ def position_limit(positions: object, tokenizer_limit: object, default: int) -> 
 
 def input_limit(default: int, positions: int, max_tokens: int, chunk_tokens: int) -> int:
     """How many tokens the model reads of each input: HARVEST_EMBEDDING_MAX_TOKENS when set, else the
-    larger of the model's stated limit and the chunk budget (HARVEST_CHUNK_MAX_TOKENS), so that a packed
-    chunk is read whole; never more than its position embeddings cover. (all-MiniLM-L6-v2 states 256 and
+    larger of the model's stated limit and the longest chunk (`backend.longest_chunk`, from
+    HARVEST_CHUNK_MAX_TOKENS), so that a packed chunk is read whole; never more than its position
+    embeddings cover. (all-MiniLM-L6-v2 states 256 and
     has 512 positions: with 320-token chunks it reads 320, measured as good as or better than cutting
     them at 256 on both dev sets, bench/RESULTS.md.)"""
     wanted = max_tokens or max(default, chunk_tokens + SPECIAL_TOKENS if chunk_tokens else 0)

@@ -172,9 +172,13 @@ class _Packer:
         cost = sum(u.cost for u in units) + len(units)
         raw = sum(u.raw for u in units)
         if self.open.parts:
-            shared = _common(self.open.parts[0][0], path)
-            label = PATH_SEPARATOR.join(path[len(shared) :])
-            label_cost = self.counter.counts([label])[0] + 1 if label else 0
+            before = self._shared()
+            shared = _common(before, path)
+            # this section's heading as a line, and the lines the parts already in the chunk need when
+            # the heading path they share becomes shorter
+            label_cost = self._label_cost(path, shared) + sum(
+                self._label_cost(part, shared) - self._label_cost(part, before) for part, _ in self.open.parts
+            )
             fits = self.open.raw + raw <= RAW_TOKENS_FACTOR * self.policy.max_tokens
             if fits and self.open.cost + label_cost + cost <= self._budget(shared):
                 self.open.parts.append((path, [u.text for u in units]))  # the whole section joins
@@ -207,6 +211,17 @@ class _Packer:
             self.open.parts[-1][1].append(unit.text)
             self.open.cost += unit.cost + 1
             self.open.raw += unit.raw
+
+    def _shared(self) -> tuple[str, ...]:
+        """The heading path every part of the open chunk shares (its context line at the top)."""
+        shared = self.open.parts[0][0]
+        for path, _ in self.open.parts[1:]:
+            shared = _common(shared, path)
+        return shared
+
+    def _label_cost(self, path: tuple[str, ...], shared: tuple[str, ...]) -> int:
+        label = PATH_SEPARATOR.join(path[len(shared) :])
+        return self.counter.counts([label])[0] + 1 if label else 0
 
     def finish(self) -> list[tuple[str | None, str]]:
         last = self.open
